@@ -1,0 +1,37 @@
+/*
+ * encoder.h - all-MiniLM-L6-v2 sentence encoder computed in C.
+ *
+ * Loads model.safetensors and vocab.txt from a folder (the build puts them
+ * in build/model/minilm), tokenizes with WordPiece (lower-case, accents
+ * stripped), runs the 6-layer BERT forward pass, mean-pools over the tokens
+ * and L2-normalises. The loaded encoder is read-only: any number of threads
+ * may call encoder_embed() on it at once.
+ */
+#ifndef COMMON_ENCODER_H
+#define COMMON_ENCODER_H
+
+#include <stddef.h>
+
+#define ENCODER_DIM 384
+
+struct encoder;
+
+/*
+ * Load the model in dir. On success *ep owns a new encoder (free it with
+ * encoder_free) and 0 is returned; on failure a negative errno-style code
+ * and *ep is untouched.
+ */
+int encoder_load(struct encoder **ep, const char *dir);
+
+/* Free an encoder; NULL is a no-op. */
+void encoder_free(struct encoder *e);
+
+/*
+ * Embed n texts (UTF-8, NUL-terminated) into out, n * ENCODER_DIM floats,
+ * each row unit length. Texts longer than the model's window are cut.
+ * Returns 0, or a negative code (out of memory).
+ */
+int encoder_embed(const struct encoder *e, const char *const *texts, size_t n,
+                  float *out);
+
+#endif

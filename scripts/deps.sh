@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install what the suite needs on Debian 12 when it is missing; a no-op
+# (one dpkg query) when everything is there.
+set -eu
+
+PKGS="build-essential pkg-config libnng-dev libprotobuf-c-dev protobuf-c-compiler
+libcivetweb-dev libmongoc-dev libbson-dev libcurl4-openssl-dev libcjson-dev
+libjwt-dev libargon2-dev libcmocka-dev libopenblas-dev liblinear-dev postgresql
+golang-go python3 python3-pytest python3-pip unzip clang-format wrk"
+
+missing=""
+for p in $PKGS; do
+    # golang-go is not needed when a Go toolchain is already on PATH.
+    if [ "$p" = golang-go ] && command -v go >/dev/null 2>&1; then continue; fi
+    if [ "$p" = python3-pytest ] && python3 -c 'import pytest' 2>/dev/null; then continue; fi
+    if [ "$p" = python3-pip ] && python3 -m pip --version >/dev/null 2>&1; then continue; fi
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing Debian packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "deps: need root (or sudo) to install:$missing" >&2
+    exit 1
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
