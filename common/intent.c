@@ -3,8 +3,13 @@
 #include <string.h>
 
 static const char *const names[INTENT_COUNT] = {
-    "greeting", "question", "complaint", "refund",
-    "technical", "billing", "other",
+    "greeting",
+    "question",
+    "complaint",
+    "refund",
+    "technical",
+    "billing",
+    "other",
 };
 
 const char *

@@ -1,0 +1,722 @@
+#include "bus.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "clock.h"
+#include "log.h"
+#include "metrics.pb-c.h"
+
+/* ---- client ------------------------------------------------------------- */
+
+struct bus_client {
+    nng_socket sock;
+    atomic_int peers;
+};
+
+static void
+client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    struct bus_client *c = arg;
+
+    (void)p;
+    if (ev == NNG_PIPE_EV_ADD_POST)
+        atomic_fetch_add(&c->peers, 1);
+    else if (ev == NNG_PIPE_EV_REM_POST)
+        atomic_fetch_sub(&c->peers, 1);
+}
+
+int
+bus_client_open(struct bus_client **cp, const char *url)
+{
+    struct bus_client *c;
+    int rv;
+
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return NNG_ENOMEM;
+    if ((rv = nng_req0_open(&c->sock)) != 0) {
+        free(c);
+        return rv;
+    }
+    /*
+     * A request is resent only when its instance goes away (nng moves it to
+     * another at once); the timer-driven resend stays beyond any deadline
+     * so a slow handler is never asked twice.
+     */
+    nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
+    nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_cb, c);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, c);
+    if ((rv = nng_listen(c->sock, url, NULL, 0)) != 0) {
+        nng_close(c->sock);
+        free(c);
+        return rv;
+    }
+    *cp = c;
+    return 0;
+}
+
+void
+bus_client_close(struct bus_client *c)
+{
+    if (c == NULL)
+        return;
+    nng_close(c->sock);
+    free(c);
+}
+
+int
+bus_client_peers(const struct bus_client *c)
+{
+    return atomic_load(&((struct bus_client *)c)->peers);
+}
+
+static int
+pack_message(nng_msg **mp, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    nng_msg *msg;
+
+    if (len > BUS_MAX_MSG || nng_msg_alloc(&msg, len) != 0)
+        return -1;
+    protobuf_c_message_pack(m, nng_msg_body(msg));
+    *mp = msg;
+    return 0;
+}
+
+/* Pack body into a freshly allocated buffer (NULL body: empty). */
+static int
+pack_body(const ProtobufCMessage *body, ProtobufCBinaryData *out)
+{
+    out->data = NULL;
+    out->len = 0;
+    if (body == NULL)
+        return 0;
+    out->len = protobuf_c_message_get_packed_size(body);
+    if (out->len > BUS_MAX_MSG)
+        return -1;
+    if ((out->data = malloc(out->len ? out->len : 1)) == NULL)
+        return -1;
+    protobuf_c_message_pack(body, out->data);
+    return 0;
+}
+
+int
+bus_call(struct bus_client *c, const Bus__Meta *meta, const char *method,
+    const ProtobufCMessage *body, int timeout_ms, Bus__Reply **out)
+{
+    Bus__Request req = BUS__REQUEST__INIT;
+    nng_ctx ctx;
+    nng_aio *aio = NULL;
+    nng_msg *msg = NULL;
+    int code = BUS_UNAVAILABLE;
+    int rv;
+
+    if (bus_client_peers(c) <= 0)
+        return BUS_UNAVAILABLE;
+    req.meta = (Bus__Meta *)meta;
+    req.method = (char *)method;
+    if (pack_body(body, &req.body) != 0)
+        return BUS_INTERNAL;
+    rv = pack_message(&msg, &req.base);
+    free(req.body.data);
+    if (rv != 0)
+        return BUS_INTERNAL;
+    if (nng_ctx_open(&ctx, c->sock) != 0) {
+        nng_msg_free(msg);
+        return BUS_UNAVAILABLE;
+    }
+    if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
+        nng_msg_free(msg);
+        nng_ctx_close(ctx);
+        return BUS_UNAVAILABLE;
+    }
+    int64_t until = clock_mono_ms() + timeout_ms;
+    nng_aio_set_timeout(aio, timeout_ms);
+    nng_aio_set_msg(aio, msg);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0) {
+        nng_msg_free(nng_aio_get_msg(aio));
+        code = BUS_UNAVAILABLE;
+        goto done;
+    }
+    int left = (int)(until - clock_mono_ms());
+    nng_aio_set_timeout(aio, left > 1 ? left : 1);
+    nng_ctx_recv(ctx, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0) {
+        code = rv == NNG_ETIMEDOUT ? BUS_DEADLINE : BUS_UNAVAILABLE;
+        goto done;
+    }
+    msg = nng_aio_get_msg(aio);
+    Bus__Reply *rep
+        = bus__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    nng_msg_free(msg);
+    if (rep == NULL || rep->status == NULL) {
+        bus__reply__free_unpacked(rep, NULL);
+        code = BUS_INTERNAL;
+        goto done;
+    }
+    *out = rep;
+    code = BUS_OK;
+done:
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return code;
+}
+
+/* ---- server ------------------------------------------------------------- */
+
+enum slot_state { SLOT_IDLE, SLOT_RECV, SLOT_WORK, SLOT_SEND };
+
+struct bus_call {
+    struct bus_server *srv;
+    nng_ctx ctx;
+    nng_aio *aio;
+    enum slot_state state;
+    Bus__Request *req;
+    struct bus_call *next; /* work queue */
+};
+
+struct bus_server {
+    nng_socket sock;
+    struct bus_server_opts o;
+    char *service, *instance;
+    struct bus_call *slots;
+    int nslots;
+    pthread_t *threads;
+    int nthreads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* work queued, or stopping */
+    pthread_cond_t idle_cv; /* a slot went idle */
+    struct bus_call *head, *tail;
+    bool stopping;
+    int64_t started_ms;
+};
+
+static void
+slot_recv(struct bus_call *call)
+{
+    pthread_mutex_lock(&call->srv->mu);
+    call->state = SLOT_RECV;
+    pthread_mutex_unlock(&call->srv->mu);
+    nng_ctx_recv(call->ctx, call->aio);
+}
+
+/* The slot's request is done: arm the next receive, or go idle. */
+static void
+slot_finish(struct bus_call *call)
+{
+    struct bus_server *s = call->srv;
+
+    bus__request__free_unpacked(call->req, NULL);
+    call->req = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        call->state = SLOT_IDLE;
+        pthread_cond_broadcast(&s->idle_cv);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    call->state = SLOT_RECV;
+    pthread_mutex_unlock(&s->mu);
+    nng_ctx_recv(call->ctx, call->aio);
+}
+
+static void
+slot_cb(void *arg)
+{
+    struct bus_call *call = arg;
+    struct bus_server *s = call->srv;
+    int rv = nng_aio_result(call->aio);
+
+    if (call->state == SLOT_SEND) {
+        if (rv != 0)
+            nng_msg_free(nng_aio_get_msg(call->aio));
+        slot_finish(call);
+        return;
+    }
+    /* SLOT_RECV */
+    if (rv != 0) {
+        pthread_mutex_lock(&s->mu);
+        bool stop = s->stopping || rv == NNG_ECLOSED;
+        if (stop) {
+            call->state = SLOT_IDLE;
+            pthread_cond_broadcast(&s->idle_cv);
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (!stop)
+            slot_recv(call);
+        return;
+    }
+    nng_msg *msg = nng_aio_get_msg(call->aio);
+    call->req = bus__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    nng_msg_free(msg);
+    if (call->req == NULL || call->req->method == NULL) {
+        /* Not ours to crash on: answer, so the caller does not wait. */
+        bus_call_reply(call, BUS_BAD_REQUEST, "malformed request", NULL);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    call->state = SLOT_WORK;
+    call->next = NULL;
+    if (s->tail)
+        s->tail->next = call;
+    else
+        s->head = call;
+    s->tail = call;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void
+answer_health(struct bus_call *call)
+{
+    struct bus_server *s = call->srv;
+    Bus__Health h = BUS__HEALTH__INIT;
+    bool ok = true;
+
+    h.service = s->service;
+    h.instance = s->instance;
+    h.version = (char *)"0.1.0";
+    h.uptime_s = (clock_mono_ms() - s->started_ms) / 1000;
+    h.store_ok = true;
+    if (s->o.store_ok != NULL)
+        ok = s->o.store_ok(s->o.store_arg);
+    h.store_ok = ok;
+    bus_call_reply(call, ok ? BUS_OK : BUS_UNAVAILABLE,
+        ok ? "ok" : "store unavailable", &h.base);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct bus_server *s = arg;
+
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->head == NULL && !s->stopping)
+            pthread_cond_wait(&s->cv, &s->mu);
+        struct bus_call *call = s->head;
+        if (call == NULL) { /* stopping and nothing left */
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        s->head = call->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        const Bus__Meta *m = call->req->meta;
+        log_set_context(m ? m->request_id : NULL, m ? m->trace_id : NULL);
+        if (m != NULL && m->deadline_ms > 0 && clock_now_ms() > m->deadline_ms)
+            bus_call_reply(call, BUS_DEADLINE, "deadline passed", NULL);
+        else if (strcmp(call->req->method, "health") == 0)
+            answer_health(call);
+        else
+            s->o.handler(call, s->o.arg);
+        log_set_context(NULL, NULL);
+    }
+}
+
+static char *
+dup_or(const char *s, const char *fallback)
+{
+    return strdup(s != NULL ? s : fallback);
+}
+
+int
+bus_server_start(struct bus_server **sp, const struct bus_server_opts *o)
+{
+    struct bus_server *s;
+    int rv;
+
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return NNG_ENOMEM;
+    s->o = *o;
+    s->service = dup_or(o->service, "daemon");
+    s->instance = dup_or(o->instance, "-");
+    s->started_ms = clock_mono_ms();
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->idle_cv, NULL);
+    if ((rv = nng_rep0_open(&s->sock)) != 0)
+        goto fail;
+    nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
+    /* Reconnect quickly after the gateway restarts. */
+    nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 50);
+    nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 1000);
+    s->nslots = o->contexts > 0 ? o->contexts : 16;
+    s->slots = calloc((size_t)s->nslots, sizeof(*s->slots));
+    if (s->slots == NULL) {
+        rv = NNG_ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < s->nslots; i++) {
+        struct bus_call *call = &s->slots[i];
+        call->srv = s;
+        if ((rv = nng_aio_alloc(&call->aio, slot_cb, call)) != 0
+            || (rv = nng_ctx_open(&call->ctx, s->sock)) != 0)
+            goto fail;
+    }
+    s->nthreads = o->workers > 0 ? o->workers : 4;
+    s->threads = calloc((size_t)s->nthreads, sizeof(*s->threads));
+    if (s->threads == NULL) {
+        rv = NNG_ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < s->nthreads; i++)
+        pthread_create(&s->threads[i], NULL, worker_main, s);
+    for (int i = 0; i < s->nslots; i++)
+        slot_recv(&s->slots[i]);
+    /* Non-blocking: keeps retrying in the background until the gateway is up.
+     */
+    if ((rv = nng_dial(s->sock, o->url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        bus_server_stop(s, 0);
+        return rv;
+    }
+    *sp = s;
+    return 0;
+fail:
+    log_error("bus: cannot start server on %s: %s", o->url, nng_strerror(rv));
+    if (s->slots)
+        for (int i = 0; i < s->nslots; i++)
+            nng_aio_free(s->slots[i].aio);
+    nng_close(s->sock);
+    free(s->slots);
+    free(s->service);
+    free(s->instance);
+    free(s);
+    return rv;
+}
+
+void
+bus_server_stop(struct bus_server *s, int grace_ms)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    /*
+     * Waiting receives end; requests being handled finish and reply. Should
+     * a cancel race with a reply, the reply is lost but the request is not:
+     * the caller resends it to another instance when this one's pipe closes.
+     */
+    for (int i = 0; i < s->nslots; i++) {
+        pthread_mutex_lock(&s->mu);
+        bool waiting = s->slots[i].state == SLOT_RECV;
+        pthread_mutex_unlock(&s->mu);
+        if (waiting)
+            nng_aio_cancel(s->slots[i].aio);
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += grace_ms / 1000;
+    until.tv_nsec += (long)(grace_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        int busy = 0;
+        for (int i = 0; i < s->nslots; i++)
+            busy += s->slots[i].state != SLOT_IDLE;
+        if (busy == 0)
+            break;
+        if (pthread_cond_timedwait(&s->idle_cv, &s->mu, &until) == ETIMEDOUT) {
+            log_warn("bus: %d request(s) still running at shutdown", busy);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nthreads; i++)
+        pthread_join(s->threads[i], NULL);
+    nng_close(s->sock);
+    for (int i = 0; i < s->nslots; i++) {
+        nng_aio_stop(s->slots[i].aio);
+        nng_aio_free(s->slots[i].aio);
+        bus__request__free_unpacked(s->slots[i].req, NULL);
+    }
+    pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->idle_cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s->threads);
+    free(s->slots);
+    free(s->service);
+    free(s->instance);
+    free(s);
+}
+
+const Bus__Meta *
+bus_call_meta(const struct bus_call *call)
+{
+    static const Bus__Meta empty = BUS__META__INIT;
+    return call->req && call->req->meta ? call->req->meta : &empty;
+}
+
+const char *
+bus_call_method(const struct bus_call *call)
+{
+    return call->req && call->req->method ? call->req->method : "";
+}
+
+const uint8_t *
+bus_call_body(const struct bus_call *call, size_t *len)
+{
+    *len = call->req ? call->req->body.len : 0;
+    return call->req ? call->req->body.data : NULL;
+}
+
+void
+bus_call_reply(struct bus_call *call, int code, const char *message,
+    const ProtobufCMessage *body)
+{
+    Bus__Reply rep = BUS__REPLY__INIT;
+    Bus__Status st = BUS__STATUS__INIT;
+    nng_msg *msg;
+    int rv;
+
+    st.code = code;
+    st.message = (char *)(message ? message : "");
+    rep.status = &st;
+    rep.instance = call->srv->instance;
+    if (pack_body(body, &rep.body) != 0) {
+        st.code = BUS_INTERNAL;
+        st.message = (char *)"reply too large";
+    }
+    rv = pack_message(&msg, &rep.base);
+    free(rep.body.data);
+    if (rv != 0) {
+        log_error("bus: cannot pack reply");
+        slot_finish(call);
+        return;
+    }
+    pthread_mutex_lock(&call->srv->mu);
+    call->state = SLOT_SEND;
+    pthread_mutex_unlock(&call->srv->mu);
+    nng_aio_set_msg(call->aio, msg);
+    nng_ctx_send(call->ctx, call->aio);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+#define EV_MAX_LABELS 8
+#define EV_STR 64
+
+struct ev {
+    char name[EV_STR];
+    double value;
+    int64_t ts_ms;
+    int nlabels;
+    char keys[EV_MAX_LABELS][EV_STR];
+    char vals[EV_MAX_LABELS][EV_STR];
+};
+
+struct bus_events {
+    nng_socket sock;
+    char *service, *instance;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ev *q;
+    int cap, len;
+    bool stopping;
+    atomic_uint_least64_t dropped;
+    uint64_t dropped_reported;
+    pthread_t flusher;
+};
+
+static void
+events_flush(struct bus_events *e, struct ev *batch, int n)
+{
+    Metrics__EventBatch b = METRICS__EVENT_BATCH__INIT;
+    Metrics__Event *evs = calloc((size_t)n, sizeof(*evs));
+    Metrics__Event **ptrs = calloc((size_t)n, sizeof(*ptrs));
+    Metrics__Event__LabelsEntry *ents
+        = calloc((size_t)n * EV_MAX_LABELS, sizeof(*ents));
+    Metrics__Event__LabelsEntry **eptrs
+        = calloc((size_t)n * EV_MAX_LABELS, sizeof(*eptrs));
+    nng_msg *msg;
+
+    if (evs == NULL || ptrs == NULL || ents == NULL || eptrs == NULL) {
+        atomic_fetch_add(&e->dropped, (uint64_t)n);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        Metrics__Event *m = &evs[i];
+        metrics__event__init(m);
+        m->service = e->service;
+        m->instance = e->instance;
+        m->name = batch[i].name;
+        m->ts_ms = batch[i].ts_ms;
+        m->value = batch[i].value;
+        m->n_labels = (size_t)batch[i].nlabels;
+        m->labels = &eptrs[i * EV_MAX_LABELS];
+        for (int k = 0; k < batch[i].nlabels; k++) {
+            Metrics__Event__LabelsEntry *le = &ents[i * EV_MAX_LABELS + k];
+            metrics__event__labels_entry__init(le);
+            le->key = batch[i].keys[k];
+            le->value = batch[i].vals[k];
+            m->labels[k] = le;
+        }
+        ptrs[i] = m;
+    }
+    b.n_events = (size_t)n;
+    b.events = ptrs;
+    uint64_t dropped = atomic_load(&e->dropped);
+    b.dropped = dropped - e->dropped_reported;
+    if (pack_message(&msg, &b.base) != 0) {
+        atomic_fetch_add(&e->dropped, (uint64_t)n);
+        goto out;
+    }
+    if (nng_sendmsg(e->sock, msg, NNG_FLAG_NONBLOCK) != 0) {
+        nng_msg_free(msg);
+        atomic_fetch_add(&e->dropped, (uint64_t)n);
+    } else {
+        e->dropped_reported = dropped;
+    }
+out:
+    free(evs);
+    free(ptrs);
+    free(ents);
+    free(eptrs);
+}
+
+static void *
+flusher_main(void *arg)
+{
+    struct bus_events *e = arg;
+    struct ev *batch = calloc((size_t)e->cap, sizeof(*batch));
+
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000000; /* batch for up to 100 ms */
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&e->mu);
+        while (e->len < 64 && !e->stopping
+            && pthread_cond_timedwait(&e->cv, &e->mu, &until) != ETIMEDOUT)
+            ;
+        int n = e->len;
+        bool stop = e->stopping;
+        if (batch != NULL && n > 0)
+            memcpy(batch, e->q, (size_t)n * sizeof(*batch));
+        e->len = 0;
+        pthread_mutex_unlock(&e->mu);
+        if (n > 0 && batch != NULL)
+            events_flush(e, batch, n);
+        if (stop)
+            break;
+    }
+    free(batch);
+    return NULL;
+}
+
+int
+bus_events_open(struct bus_events **ep, const char *url, const char *service,
+    const char *instance, int queue)
+{
+    struct bus_events *e;
+    int rv;
+
+    if ((e = calloc(1, sizeof(*e))) == NULL)
+        return NNG_ENOMEM;
+    e->cap = queue > 0 ? queue : 1024;
+    e->q = calloc((size_t)e->cap, sizeof(*e->q));
+    e->service = dup_or(service, "-");
+    e->instance = dup_or(instance, "-");
+    if (e->q == NULL || (rv = nng_push0_open(&e->sock)) != 0) {
+        free(e->q);
+        free(e->service);
+        free(e->instance);
+        free(e);
+        return NNG_ENOMEM;
+    }
+    nng_socket_set_int(e->sock, NNG_OPT_SENDBUF, 16);
+    nng_socket_set_ms(e->sock, NNG_OPT_RECONNMAXT, 1000);
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    if ((rv = nng_dial(e->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+        log_warn("bus: events to %s: %s", url, nng_strerror(rv));
+    pthread_create(&e->flusher, NULL, flusher_main, e);
+    *ep = e;
+    return 0;
+}
+
+void
+bus_events_close(struct bus_events *e)
+{
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->stopping = true;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    pthread_join(e->flusher, NULL);
+    nng_close(e->sock);
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+    free(e->q);
+    free(e->service);
+    free(e->instance);
+    free(e);
+}
+
+void
+bus_event(struct bus_events *e, const char *name, double value, ...)
+{
+    va_list ap;
+
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->mu);
+    if (e->len >= e->cap || e->stopping) {
+        pthread_mutex_unlock(&e->mu);
+        atomic_fetch_add(&e->dropped, 1);
+        return;
+    }
+    struct ev *ev = &e->q[e->len++];
+    snprintf(ev->name, sizeof(ev->name), "%s", name);
+    ev->value = value;
+    ev->ts_ms = clock_now_ms();
+    ev->nlabels = 0;
+    va_start(ap, value);
+    for (;;) {
+        const char *k = va_arg(ap, const char *);
+        if (k == NULL)
+            break;
+        const char *v = va_arg(ap, const char *);
+        if (ev->nlabels < EV_MAX_LABELS) {
+            snprintf(ev->keys[ev->nlabels], EV_STR, "%s", k);
+            snprintf(ev->vals[ev->nlabels], EV_STR, "%s", v ? v : "");
+            ev->nlabels++;
+        }
+    }
+    va_end(ap);
+    if (e->len >= 64)
+        pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+uint64_t
+bus_events_dropped(const struct bus_events *e)
+{
+    return e ? atomic_load(&((struct bus_events *)e)->dropped) : 0;
+}

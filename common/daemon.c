@@ -1,0 +1,107 @@
+#include "daemon.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+
+#include "log.h"
+
+volatile sig_atomic_t daemon_stop;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    daemon_stop = 1;
+}
+
+void
+daemon_init(int argc, char **argv, const char *service, unsigned svc,
+    struct config *cfg)
+{
+    char err[512];
+    struct sigaction sa;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            config_usage(stdout, argv[0], svc);
+            exit(0);
+        }
+    }
+    if (config_load(cfg, svc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: configuration: %s\n", service, err);
+        exit(2);
+    }
+    log_init(service, cfg->log_level);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+void
+daemon_wait(void)
+{
+    while (!daemon_stop)
+        usleep(100 * 1000);
+}
+
+int
+daemon_open_store(
+    const struct config *cfg, const char *service, struct store **sp)
+{
+    struct store *s;
+
+    if (store_open(&s, cfg->mongo_uri, cfg->mongo_db, service) != 0)
+        return -1;
+    if (store_wait(s, cfg->store_wait_s, &daemon_stop) != 0) {
+        store_close(s);
+        return -1;
+    }
+    *sp = s;
+    return 0;
+}
+
+static bool
+ping_store(void *arg)
+{
+    return store_ping(arg);
+}
+
+int
+daemon_serve(const struct config *cfg, const char *service, const char *addr,
+    bus_handler_fn handler, void *arg, struct store *store)
+{
+    struct bus_server *srv;
+    struct bus_server_opts o = {
+        .url = addr,
+        .service = service,
+        .instance = cfg->instance,
+        .workers = cfg->bus_workers,
+        .contexts = cfg->bus_contexts,
+        .handler = handler,
+        .arg = arg,
+    };
+    int rv;
+
+    if (store != NULL) {
+        o.store_ok = ping_store;
+        o.store_arg = store;
+    }
+    if ((rv = bus_server_start(&srv, &o)) != 0) {
+        log_error("cannot join the bus at %s: %s", addr, nng_strerror(rv));
+        return 1;
+    }
+    log_info("serving on %s as %s (%d workers)", addr, cfg->instance,
+        cfg->bus_workers);
+    daemon_wait();
+    log_info("stopping: finishing requests in flight");
+    bus_server_stop(srv, 10000);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,43 @@
+/*
+ * daemon.h - what every executable of the suite does the same way: parse
+ * --help, load the configuration, set up logging and signals.
+ */
+#ifndef COMMON_DAEMON_H
+#define COMMON_DAEMON_H
+
+#include <signal.h>
+
+#include "bus.h"
+#include "config.h"
+#include "store.h"
+
+/* Set by SIGTERM / SIGINT; the main loop watches it. */
+extern volatile sig_atomic_t daemon_stop;
+
+/*
+ * Handle `--help` (prints usage, exits 0), load cfg for svc (a bad value:
+ * message and exit 2), start logging as `service`, install the signal
+ * handlers, and initialise the libraries every service uses.
+ */
+void daemon_init(int argc, char **argv, const char *service, unsigned svc,
+    struct config *cfg);
+
+/* Sleep until daemon_stop is set. */
+void daemon_wait(void);
+
+/*
+ * Open the store of cfg and wait until it answers (logging meanwhile; gives
+ * up after STORE_WAIT_S, or on a stop signal). Returns 0 with *sp set, or -1.
+ */
+int daemon_open_store(
+    const struct config *cfg, const char *service, struct store **sp);
+
+/*
+ * Serve `handler` on the bus at addr until SIGTERM/SIGINT, then finish the
+ * requests in flight and return 0 (or 1 when the bus could not start).
+ * store, when not NULL, is pinged for health requests.
+ */
+int daemon_serve(const struct config *cfg, const char *service,
+    const char *addr, bus_handler_fn handler, void *arg, struct store *store);
+
+#endif

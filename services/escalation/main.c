@@ -1,0 +1,31 @@
+/*
+ * escalation - the human-in-the-loop queue. Owns the escalations,
+ * human_feedback and knowledge collections.
+ */
+#include <mongoc/mongoc.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "queue.h"
+
+int
+main(int argc, char **argv)
+{
+    struct config cfg;
+    struct store *store;
+    struct queue q;
+    int rv = 1;
+
+    daemon_init(argc, argv, "escalation", SVC_ESCALATION, &cfg);
+    mongoc_init();
+    if (daemon_open_store(&cfg, "escalation", &store) != 0)
+        goto out;
+    if (queue_init(&q, store) == 0)
+        rv = daemon_serve(
+            &cfg, "escalation", cfg.escalation_addr, queue_handle, &q, store);
+    store_close(store);
+out:
+    mongoc_cleanup();
+    config_release(&cfg);
+    return rv;
+}

@@ -1,0 +1,268 @@
+/*
+ * api_auth.c - /api/auth/{signup,login,me} and /api/admin/users.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "users.h"
+
+/* Reply with a token for u: {access_token, token_type, expires_in, user}. */
+static void
+token_reply(struct req *r, int status, const struct user *u)
+{
+    struct principal p;
+    char token[1024];
+    int64_t exp;
+
+    memset(&p, 0, sizeof(p));
+    snprintf(p.user_id, sizeof(p.user_id), "%s", u->id);
+    snprintf(p.username, sizeof(p.username), "%s", u->username);
+    p.role = u->role;
+    p.token_version = u->token_version;
+    if (auth_issue(r->gw->auth, &p, token, sizeof(token), &exp) != 0) {
+        http_error(r, 500, "internal", "cannot issue a token");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "access_token", token);
+    cJSON_AddStringToObject(o, "token_type", "bearer");
+    cJSON_AddNumberToObject(o, "expires_in", r->gw->cfg->jwt_ttl_s);
+    cJSON_AddItemToObject(o, "user", users_json(u));
+    http_json(r, status, o);
+}
+
+static void
+store_down(struct req *r)
+{
+    http_error_hdr(r, 503, "store_unavailable",
+        "the database is unavailable, try again shortly", "Retry-After: 2\r\n");
+}
+
+static void
+busy(struct req *r)
+{
+    http_error_hdr(r, 503, "busy", "too many sign-ins at once, try again",
+        "Retry-After: 1\r\n");
+}
+
+/*
+ * Read {username, password[, role]} and validate them. Returns 0 with the
+ * canonical name in name, or -1 with the error written.
+ */
+static int
+read_credentials(struct req *r, cJSON **doc, char *name, const char **password,
+    const char **role, bool check_password)
+{
+    const char *uname, *why;
+
+    *doc = http_read_json(r, r->gw->cfg->max_body);
+    if (*doc == NULL)
+        return -1;
+    if (http_field_string(r, *doc, "username", true, &uname) != 0
+        || http_field_string(r, *doc, "password", true, password) != 0
+        || http_field_string(r, *doc, "role", false, role) != 0)
+        goto fail;
+    if (users_check_name(uname, name, &why) != 0
+        || (check_password && users_check_password(*password, &why) != 0)) {
+        http_error(r, 400, "invalid_request", why);
+        goto fail;
+    }
+    return 0;
+fail:
+    cJSON_Delete(*doc);
+    *doc = NULL;
+    return -1;
+}
+
+static void
+create_user(struct req *r, const char *name, const char *password,
+    enum role role, bool with_token)
+{
+    char hash[AUTH_HASH_MAX];
+    struct user u;
+    int rv;
+
+    /* Cheap check first, so a taken name costs no hash. */
+    rv = users_find_name(r->gw->store, name, &u);
+    if (rv == 0) {
+        http_error(r, 409, "username_taken", "this username is taken");
+        return;
+    }
+    if (rv != STORE_NOTFOUND) {
+        store_down(r);
+        return;
+    }
+    rv = auth_hash(r->gw->auth, password, hash);
+    if (rv == AUTH_BUSY) {
+        busy(r);
+        return;
+    }
+    if (rv != 0) {
+        http_error(r, 500, "internal", "cannot hash the password");
+        return;
+    }
+    rv = users_create(r->gw->store, name, hash, role, &u);
+    if (rv == STORE_DUP) {
+        http_error(r, 409, "username_taken", "this username is taken");
+        return;
+    }
+    if (rv != 0) {
+        store_down(r);
+        return;
+    }
+    log_info("user created: %s (%s)", u.username, auth_role_name(role));
+    if (with_token)
+        token_reply(r, 201, &u);
+    else
+        http_json(r, 201, users_json(&u));
+}
+
+void
+api_signup(struct req *r)
+{
+    char name[USERNAME_MAX + 1];
+    const char *password, *role;
+    cJSON *doc;
+
+    if (read_credentials(r, &doc, name, &password, &role, true) != 0)
+        return;
+    /* Public signup makes customers only; agents and admins come from an admin.
+     */
+    if (role != NULL && strcmp(role, "user") != 0) {
+        http_error(r, 403, "forbidden",
+            "signup creates customer accounts; an admin creates "
+            "agents and admins");
+    } else {
+        create_user(r, name, password, ROLE_USER, true);
+    }
+    cJSON_Delete(doc);
+}
+
+void
+api_login(struct req *r)
+{
+    char name[USERNAME_MAX + 1];
+    const char *password, *role;
+    struct user u;
+    cJSON *doc;
+    int rv;
+
+    if (read_credentials(r, &doc, name, &password, &role, false) != 0) {
+        return;
+    }
+    rv = users_find_name(r->gw->store, name, &u);
+    if (rv != 0 && rv != STORE_NOTFOUND) {
+        store_down(r);
+        goto out;
+    }
+    /* An unknown name costs a hash too, so timing tells nothing. */
+    rv = auth_verify(r->gw->auth, rv == 0 ? u.hash : NULL, password);
+    if (rv == AUTH_BUSY) {
+        busy(r);
+        goto out;
+    }
+    if (rv != 0) {
+        http_error(r, 401, "invalid_credentials", "wrong username or password");
+        goto out;
+    }
+    if (u.disabled) {
+        http_error(r, 403, "account_disabled", "this account is disabled");
+        goto out;
+    }
+    token_reply(r, 200, &u);
+out:
+    cJSON_Delete(doc);
+}
+
+void
+api_me(struct req *r)
+{
+    struct user u;
+    int rv = users_find_id(r->gw->store, r->who.user_id, &u);
+
+    if (rv == STORE_NOTFOUND || (rv == 0 && u.disabled)) {
+        http_error(r, 401, "invalid_token", "the account no longer exists");
+        return;
+    }
+    if (rv != 0) {
+        store_down(r);
+        return;
+    }
+    http_json(r, 200, users_json(&u));
+}
+
+void
+api_admin_users_create(struct req *r)
+{
+    char name[USERNAME_MAX + 1];
+    const char *password, *role_s;
+    cJSON *doc;
+
+    if (read_credentials(r, &doc, name, &password, &role_s, true) != 0)
+        return;
+    enum role role = auth_role_parse(role_s);
+    if (role_s == NULL || role == ROLE_NONE)
+        http_error(r, 400, "invalid_request",
+            "field 'role' must be user, agent or admin");
+    else
+        create_user(r, name, password, role, false);
+    cJSON_Delete(doc);
+}
+
+/* A whole number query parameter within [min, max]; def when absent. */
+static int
+query_int(
+    struct req *r, const char *name, long min, long max, long def, long *out)
+{
+    char buf[32], *end, detail[128];
+
+    if (!http_query(r, name, buf, sizeof(buf))) {
+        *out = def;
+        return 0;
+    }
+    errno = 0;
+    long v = strtol(buf, &end, 10);
+    if (errno != 0 || end == buf || *end != '\0' || v < min || v > max) {
+        snprintf(detail, sizeof(detail),
+            "query '%s' must be a whole number from %ld to %ld", name, min,
+            max);
+        http_error(r, 400, "invalid_request", detail);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void
+api_admin_users_list(struct req *r)
+{
+    char role_s[16];
+    enum role only = ROLE_NONE;
+    long limit, offset;
+    cJSON *arr;
+    int64_t total;
+
+    if (query_int(r, "limit", 1, 200, 50, &limit) != 0
+        || query_int(r, "offset", 0, 1000000, 0, &offset) != 0)
+        return;
+    if (http_query(r, "role", role_s, sizeof(role_s))
+        && (only = auth_role_parse(role_s)) == ROLE_NONE) {
+        http_error(r, 400, "invalid_request",
+            "query 'role' must be user, agent or admin");
+        return;
+    }
+    if (users_list(r->gw->store, only, (int)limit, (int)offset, &arr, &total)
+        != 0) {
+        store_down(r);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "users", arr);
+    cJSON_AddNumberToObject(o, "total", (double)total);
+    cJSON_AddNumberToObject(o, "limit", (double)limit);
+    cJSON_AddNumberToObject(o, "offset", (double)offset);
+    http_json(r, 200, o);
+}

@@ -1,0 +1,368 @@
+#include "gateway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+#include <nng/nng.h>
+
+#include "clock.h"
+#include "ids.h"
+#include "log.h"
+#include "users.h"
+
+static const char *const peer_names[NPEERS]
+    = {"intent-agent", "support-agent", "escalation", "metrics"};
+
+static const struct route routes[] = {
+    {"GET", "/api/health", api_health, ROLE_NONE},
+    {"POST", "/api/auth/signup", api_signup, ROLE_NONE},
+    {"POST", "/api/auth/login", api_login, ROLE_NONE},
+    {"GET", "/api/auth/me", api_me, ROLE_USER},
+    {"GET", "/api/admin/users", api_admin_users_list, ROLE_ADMIN},
+    {"POST", "/api/admin/users", api_admin_users_create, ROLE_ADMIN},
+};
+
+const char *
+gateway_peer_name(enum peer p)
+{
+    return p < NPEERS ? peer_names[p] : "?";
+}
+
+void
+gateway_meta(const struct req *r, Bus__Meta *m, int timeout_ms)
+{
+    bus__meta__init(m);
+    m->request_id = (char *)r->request_id;
+    m->deadline_ms = clock_now_ms() + timeout_ms;
+    m->user_id = (char *)r->who.user_id;
+    m->role = (char *)auth_role_name(r->who.role);
+}
+
+/* Take the client's X-Request-Id when it is sane, else make one. */
+static void
+set_request_id(struct req *r)
+{
+    const char *h = http_header(r, "X-Request-Id");
+    size_t n = h ? strlen(h) : 0;
+
+    if (n >= 8 && n < sizeof(r->request_id)
+        && strspn(h, "0123456789abcdefABCDEF-_") == n) {
+        memcpy(r->request_id, h, n + 1);
+        return;
+    }
+    if (ids_hex(r->request_id, 16) != 0)
+        snprintf(r->request_id, sizeof(r->request_id), "norandom");
+}
+
+/*
+ * Check the bearer token if one is sent. Returns 0 when the request may go
+ * on (r->who filled or anonymous), -1 when a 401 was written.
+ */
+static int
+authenticate(struct req *r, bool required)
+{
+    const char *h = http_header(r, "Authorization");
+    static const char hdr[] = "WWW-Authenticate: Bearer\r\n";
+
+    if (h == NULL || *h == '\0') {
+        if (!required)
+            return 0;
+        http_error_hdr(
+            r, 401, "unauthorized", "a bearer token is required", hdr);
+        return -1;
+    }
+    if (strncasecmp(h, "Bearer ", 7) != 0) {
+        http_error_hdr(r, 401, "unauthorized",
+            "use the Authorization: Bearer scheme", hdr);
+        return -1;
+    }
+    int rv = auth_check(r->gw->auth, h + 7, &r->who);
+    if (rv == AUTH_EXPIRED) {
+        http_error_hdr(r, 401, "token_expired", "the token has expired", hdr);
+        return -1;
+    }
+    if (rv != 0) {
+        http_error_hdr(r, 401, "invalid_token", "the token is not valid", hdr);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+on_request(struct mg_connection *conn, void *cbdata)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct req r;
+    bool path_known;
+
+    memset(&r, 0, sizeof(r));
+    r.conn = conn;
+    r.gw = cbdata;
+    r.method = ri->request_method;
+    r.path = ri->local_uri ? ri->local_uri : "/";
+    r.query = ri->query_string;
+    set_request_id(&r);
+    log_set_context(r.request_id, NULL);
+    int64_t t0 = clock_mono_us();
+
+    if (strncmp(r.path, "/api/", 5) != 0 && strcmp(r.path, "/api") != 0) {
+        static_serve(&r);
+        goto done;
+    }
+    const struct route *rt = http_route(
+        routes, sizeof(routes) / sizeof(routes[0]), &r, &path_known);
+    if (rt == NULL) {
+        if (path_known)
+            http_error(&r, 405, "method_not_allowed",
+                "this method is not allowed on this path");
+        else
+            http_error(&r, 404, "not_found", "no such endpoint");
+        goto done;
+    }
+    if (authenticate(&r, rt->min_role != ROLE_NONE) != 0)
+        goto done;
+    if (rt->min_role != ROLE_NONE && r.who.role < rt->min_role) {
+        http_error(&r, 403, "forbidden", "your role may not do this");
+        goto done;
+    }
+    rt->fn(&r);
+done:
+    log_debug("%s %s -> %d in %ld us", r.method, r.path, r.status,
+        (long)(clock_mono_us() - t0));
+    log_set_context(NULL, NULL);
+    return r.status ? r.status : 500;
+}
+
+static int
+on_log(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_warn("http: %s", message);
+    return 1;
+}
+
+/* JWT_SECRET, or the run folder's secret, made once (mode 0600). */
+static int
+load_secret(const struct config *cfg, char *out, size_t n)
+{
+    char path[4096];
+    int fd;
+
+    if (cfg->jwt_secret[0] != '\0') {
+        snprintf(out, n, "%s", cfg->jwt_secret);
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/jwt-secret", cfg->var_dir);
+    if ((fd = open(path, O_RDONLY)) >= 0) {
+        ssize_t k = read(fd, out, n - 1);
+        close(fd);
+        if (k >= 32) {
+            out[k] = '\0';
+            out[strcspn(out, "\r\n")] = '\0';
+            return strlen(out) >= 32 ? 0 : -1;
+        }
+        log_error(
+            "%s is shorter than 32 bytes; remove it or set JWT_SECRET", path);
+        return -1;
+    }
+    if (n < 65 || ids_hex(out, 32) != 0)
+        return -1;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 && errno == EEXIST) /* another gateway made it meanwhile */
+        return load_secret(cfg, out, n);
+    if (fd < 0 || write(fd, out, 64) != 64) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    log_warn("JWT_SECRET is not set: using a random secret kept in %s", path);
+    return 0;
+}
+
+static int
+make_dirs(const char *var_dir)
+{
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/run", var_dir);
+    if (mkdir(var_dir, 0700) != 0 && errno != EEXIST)
+        return -1;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int
+gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
+{
+    char secret[512], port[300], threads[16], timeout[16];
+    const char *addrs[NPEERS] = {cfg->intent_addr, cfg->support_addr,
+        cfg->escalation_addr, cfg->metrics_addr};
+    int rv;
+
+    memset(gw, 0, sizeof(*gw));
+    gw->cfg = cfg;
+    gw->store = store;
+    gw->started_ms = clock_mono_ms();
+    if (make_dirs(cfg->var_dir) != 0) {
+        log_error("cannot create %s/run: %s", cfg->var_dir, strerror(errno));
+        return -1;
+    }
+    if (load_secret(cfg, secret, sizeof(secret)) != 0)
+        return -1;
+    struct auth_opts ao = {
+        .secret = secret,
+        .secret_len = strlen(secret),
+        .ttl_s = cfg->jwt_ttl_s,
+        .m_kib = (uint32_t)cfg->argon2_m_kib,
+        .t_cost = (uint32_t)cfg->argon2_t,
+        .workers = cfg->auth_workers,
+    };
+    rv = auth_new(&gw->auth, &ao);
+    explicit_bzero(secret, sizeof(secret));
+    if (rv != 0) {
+        log_error("cannot set up authentication");
+        return -1;
+    }
+    for (int i = 0; i < NPEERS; i++) {
+        if ((rv = bus_client_open(&gw->peers[i], addrs[i])) != 0) {
+            log_error("cannot listen on %s for %s: %s", addrs[i], peer_names[i],
+                nng_strerror(rv));
+            gateway_stop(gw);
+            return -1;
+        }
+    }
+    bus_events_open(&gw->events, cfg->events_addr, "gateway", cfg->instance,
+        cfg->event_queue);
+
+    snprintf(port, sizeof(port), "%s:%d", cfg->listen_addr, cfg->port);
+    snprintf(threads, sizeof(threads), "%d", cfg->http_threads);
+    snprintf(timeout, sizeof(timeout), "%d", 30000);
+    const char *opts[] = {
+        "listening_ports",
+        port,
+        "num_threads",
+        threads,
+        "enable_keep_alive",
+        "yes",
+        "tcp_nodelay",
+        "1",
+        "request_timeout_ms",
+        timeout,
+        "keep_alive_timeout_ms",
+        "30000",
+        NULL,
+    };
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.log_message = on_log;
+    mg_init_library(0);
+    gw->http = mg_start(&cb, gw, opts);
+    if (gw->http == NULL) {
+        log_error("cannot listen on http://%s", port);
+        gateway_stop(gw);
+        return -1;
+    }
+    mg_set_request_handler(gw->http, "/", on_request, gw);
+    log_info("listening on http://%s (%d threads)", port, cfg->http_threads);
+    return 0;
+}
+
+void
+gateway_stop(struct gateway *gw)
+{
+    if (gw->http != NULL) {
+        mg_stop(gw->http);
+        gw->http = NULL;
+        mg_exit_library();
+    }
+    for (int i = 0; i < NPEERS; i++) {
+        bus_client_close(gw->peers[i]);
+        gw->peers[i] = NULL;
+    }
+    bus_events_close(gw->events);
+    gw->events = NULL;
+    auth_free(gw->auth);
+    gw->auth = NULL;
+}
+
+static int
+write_admin_file(const char *var_dir, const char *name, const char *password)
+{
+    char path[4096], text[512];
+    int fd, n;
+
+    snprintf(path, sizeof(path), "%s/admin-password", var_dir);
+    n = snprintf(
+        text, sizeof(text), "username: %s\npassword: %s\n", name, password);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, text, (size_t)n) != n) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int
+gateway_bootstrap_admin(struct gateway *gw)
+{
+    const struct config *cfg = gw->cfg;
+    char name[USERNAME_MAX + 1], hash[AUTH_HASH_MAX], password[40];
+    const char *why;
+    struct user u;
+    bool exists;
+    int rv;
+
+    if (cfg->admin_username[0] != '\0') {
+        if (users_check_name(cfg->admin_username, name, &why) != 0
+            || users_check_password(cfg->admin_password, &why) != 0) {
+            log_error("ADMIN_USERNAME/ADMIN_PASSWORD: %s", why);
+            return -1;
+        }
+        rv = users_find_name(gw->store, name, &u);
+        if (rv == 0)
+            return 0;
+        if (rv != STORE_NOTFOUND)
+            return -1;
+        if (auth_hash(gw->auth, cfg->admin_password, hash) != 0)
+            return -1;
+        rv = users_create(gw->store, name, hash, ROLE_ADMIN, &u);
+        if (rv == 0)
+            log_info("created admin '%s' from ADMIN_USERNAME", name);
+        return rv == 0 || rv == STORE_DUP ? 0 : -1;
+    }
+    if (users_admin_exists(gw->store, &exists) != 0)
+        return -1;
+    if (exists)
+        return 0;
+    if (ids_hex(password, 12) != 0 || auth_hash(gw->auth, password, hash) != 0)
+        return -1;
+    rv = users_create(gw->store, "admin", hash, ROLE_ADMIN, &u);
+    if (rv == STORE_DUP) {
+        log_warn("no admin exists, but the name 'admin' is taken by a "
+                 "non-admin; set ADMIN_USERNAME and ADMIN_PASSWORD");
+        return 0;
+    }
+    if (rv != 0)
+        return -1;
+    if (write_admin_file(cfg->var_dir, "admin", password) != 0)
+        log_warn("cannot write %s/admin-password", cfg->var_dir);
+    /* Printed once, on stdout, never into the log. */
+    printf("\n  First admin created:  username admin  password %s\n"
+           "  (kept in %s/admin-password, mode 0600)\n\n",
+        password, cfg->var_dir);
+    fflush(stdout);
+    explicit_bzero(password, sizeof(password));
+    return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * gateway.h - the gateway's state and its HTTP server.
+ */
+#ifndef GATEWAY_GATEWAY_H
+#define GATEWAY_GATEWAY_H
+
+#include <stdint.h>
+
+#include "auth.h"
+#include "bus.h"
+#include "config.h"
+#include "http.h"
+#include "store.h"
+
+/* The daemons the gateway talks to, in health-report order. */
+enum peer { PEER_INTENT, PEER_SUPPORT, PEER_ESCALATION, PEER_METRICS, NPEERS };
+
+struct gateway {
+    const struct config *cfg;
+    struct store *store;
+    struct auth *auth;
+    struct bus_client *peers[NPEERS];
+    struct bus_events *events;
+    struct mg_context *http;
+    int64_t started_ms;
+};
+
+/* The name of a peer daemon ("intent-agent"...). */
+const char *gateway_peer_name(enum peer p);
+
+/*
+ * Listen on the bus for every daemon, make the auth state (secret from cfg
+ * or the run folder), and start the HTTP server. Returns 0, or -1 with the
+ * reason logged. The store must be open.
+ */
+int gateway_start(
+    struct gateway *gw, const struct config *cfg, struct store *store);
+
+/* Stop HTTP (in-flight requests finish), close the bus, free. */
+void gateway_stop(struct gateway *gw);
+
+/*
+ * Create the first admin: ADMIN_USERNAME/ADMIN_PASSWORD when given and
+ * missing; otherwise, when no admin exists, "admin" with a random password
+ * printed once on stdout and kept in VAR_DIR/admin-password (mode 0600).
+ */
+int gateway_bootstrap_admin(struct gateway *gw);
+
+/* Fill a bus meta block for a call made while serving r. */
+void gateway_meta(const struct req *r, Bus__Meta *m, int timeout_ms);
+
+/* Route handlers (api_*.c). */
+void api_health(struct req *r);
+void api_signup(struct req *r);
+void api_login(struct req *r);
+void api_me(struct req *r);
+void api_admin_users_list(struct req *r);
+void api_admin_users_create(struct req *r);
+
+/* Static files: the web UI, /docs and /openapi.json. */
+void static_serve(struct req *r);
+
+#endif

@@ -1,0 +1,270 @@
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <civetweb.h>
+
+static const char *
+reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Status";
+    }
+}
+
+/* Headers every response carries. */
+static const char security_headers[]
+    = "X-Content-Type-Options: nosniff\r\n"
+      "Referrer-Policy: no-referrer\r\n"
+      "X-Frame-Options: DENY\r\n"
+      "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
+      "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'\r\n";
+
+void
+http_raw(struct req *r, int status, const char *content_type, const char *body,
+    size_t len, const char *extra_headers)
+{
+    char head[2048];
+    int n = snprintf(head, sizeof(head),
+        "HTTP/1.1 %d %s\r\n"
+        "Content-Type: %s\r\n"
+        "Content-Length: %zu\r\n"
+        "Cache-Control: no-store\r\n"
+        "X-Request-Id: %s\r\n"
+        "%s%s\r\n",
+        status, reason(status), content_type, len, r->request_id,
+        security_headers, extra_headers ? extra_headers : "");
+    if (n < 0 || (size_t)n >= sizeof(head))
+        n = 0;
+    /* One buffer, one write: with Nagle, split writes cost 40 ms each. */
+    char stackbuf[8192];
+    char *buf = stackbuf;
+    size_t total = (size_t)n + len;
+    if (total > sizeof(stackbuf) && (buf = malloc(total)) == NULL) {
+        mg_write(r->conn, head, (size_t)n);
+        mg_write(r->conn, body, len);
+    } else {
+        memcpy(buf, head, (size_t)n);
+        if (len)
+            memcpy(buf + n, body, len);
+        mg_write(r->conn, buf, total);
+        if (buf != stackbuf)
+            free(buf);
+    }
+    r->status = status;
+}
+
+void
+http_json(struct req *r, int status, cJSON *body)
+{
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+
+    if (text == NULL) {
+        static const char oom[] = "{\"error\":\"internal\"}";
+        http_raw(r, 500, "application/json", oom, sizeof(oom) - 1, NULL);
+    } else {
+        http_raw(r, status, "application/json", text, strlen(text), NULL);
+    }
+    cJSON_free(text);
+    cJSON_Delete(body);
+}
+
+void
+http_error_hdr(struct req *r, int status, const char *error, const char *detail,
+    const char *extra_headers)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text;
+
+    cJSON_AddStringToObject(o, "error", error);
+    cJSON_AddStringToObject(o, "detail", detail ? detail : error);
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL) {
+        http_raw(r, status, "application/json", "{}", 2, extra_headers);
+        return;
+    }
+    http_raw(r, status, "application/json", text, strlen(text), extra_headers);
+    cJSON_free(text);
+}
+
+void
+http_error(struct req *r, int status, const char *error, const char *detail)
+{
+    http_error_hdr(r, status, error, detail, NULL);
+}
+
+static bool
+segment_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Match path against pattern, filling params. */
+static bool
+match(const char *pattern, const char *path, struct req *r)
+{
+    const char *p = pattern, *s = path;
+    int np = 0;
+
+    for (;;) {
+        if (*p != '/' || *s != '/')
+            return *p == '\0' && *s == '\0';
+        p++;
+        s++;
+        size_t pl = strcspn(p, "/"), sl = strcspn(s, "/");
+        if (pl > 2 && p[0] == '{' && p[pl - 1] == '}') {
+            if (sl == 0 || sl >= sizeof(r->param_buf[0]) || np >= 4)
+                return false;
+            memcpy(r->param_buf[np], s, sl);
+            r->param_buf[np][sl] = '\0';
+            r->params[np] = r->param_buf[np];
+            np++;
+        } else if (!segment_eq(p, pl, s, sl)) {
+            return false;
+        }
+        p += pl;
+        s += sl;
+        r->nparams = np;
+    }
+}
+
+const struct route *
+http_route(
+    const struct route *routes, size_t n, struct req *r, bool *path_known)
+{
+    *path_known = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!match(routes[i].pattern, r->path, r))
+            continue;
+        if (strcmp(routes[i].method, r->method) == 0)
+            return &routes[i];
+        *path_known = true;
+    }
+    return NULL;
+}
+
+const char *
+http_header(const struct req *r, const char *name)
+{
+    return mg_get_header(r->conn, name);
+}
+
+cJSON *
+http_read_json(struct req *r, long max_body)
+{
+    const struct mg_request_info *ri = mg_get_request_info(r->conn);
+    const char *ct = http_header(r, "Content-Type");
+    char *buf;
+    long len = 0;
+    cJSON *doc;
+
+    if (ri->content_length > max_body) {
+        http_error(
+            r, 413, "payload_too_large", "the request body is too large");
+        return NULL;
+    }
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0
+        || (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+        http_error(r, 415, "unsupported_media_type",
+            "send the body as application/json");
+        return NULL;
+    }
+    if ((buf = malloc((size_t)max_body + 1)) == NULL) {
+        http_error(r, 503, "busy", "out of memory");
+        return NULL;
+    }
+    for (;;) {
+        int k = mg_read(r->conn, buf + len, (size_t)(max_body + 1 - len));
+        if (k <= 0)
+            break;
+        len += k;
+        if (len > max_body) {
+            free(buf);
+            http_error(
+                r, 413, "payload_too_large", "the request body is too large");
+            return NULL;
+        }
+    }
+    buf[len] = '\0';
+    doc = cJSON_ParseWithLengthOpts(buf, (size_t)len, NULL, 1);
+    free(buf);
+    if (doc == NULL) {
+        http_error(r, 400, "invalid_json", "the body is not valid JSON");
+        return NULL;
+    }
+    if (!cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        http_error(r, 400, "invalid_json", "the body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+int
+http_field_string(struct req *r, const cJSON *obj, const char *name,
+    bool required, const char **out)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
+    char detail[160];
+
+    *out = NULL;
+    if (f == NULL || cJSON_IsNull(f)) {
+        if (!required)
+            return 0;
+        snprintf(detail, sizeof(detail), "field '%s' is required", name);
+        http_error(r, 400, "invalid_request", detail);
+        return -1;
+    }
+    if (!cJSON_IsString(f)) {
+        snprintf(detail, sizeof(detail), "field '%s' must be a string", name);
+        http_error(r, 400, "invalid_request", detail);
+        return -1;
+    }
+    *out = f->valuestring;
+    return 0;
+}
+
+bool
+http_query(const struct req *r, const char *name, char *out, size_t n)
+{
+    if (r->query == NULL)
+        return false;
+    return mg_get_var(r->query, strlen(r->query), name, out, n) >= 0;
+}

@@ -1,0 +1,93 @@
+/*
+ * http.h - the gateway's HTTP layer over civetweb: one request context per
+ * call, a route table, JSON bodies in and out, and responses written in one
+ * buffer (headers and body together, so Nagle never splits them).
+ */
+#ifndef GATEWAY_HTTP_H
+#define GATEWAY_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct mg_connection;
+struct gateway;
+
+enum role { ROLE_NONE = 0, ROLE_USER = 1, ROLE_AGENT = 2, ROLE_ADMIN = 3 };
+
+/* The caller, once the bearer token has been checked. */
+struct principal {
+    char user_id[32];
+    char username[64];
+    enum role role;
+    long token_version;
+};
+
+struct req {
+    struct mg_connection *conn;
+    struct gateway *gw;
+    const char *method;
+    const char *path;
+    const char *query;
+    const char *params[4]; /* values of {x} path segments, in order */
+    char param_buf[4][128];
+    int nparams;
+    char request_id[40];
+    struct principal who; /* role ROLE_NONE: anonymous */
+    int status;           /* set when the response is written */
+};
+
+/* Route handlers return nothing: they always write a response. */
+typedef void (*route_fn)(struct req *r);
+
+struct route {
+    const char *method;
+    const char *pattern; /* "/api/hitl/escalations/{id}/approve" */
+    route_fn fn;
+    enum role min_role; /* ROLE_NONE: public */
+};
+
+/*
+ * Find the route for method + path. Returns the route, or NULL with
+ * *path_known set when the path exists under another method (405).
+ */
+const struct route *http_route(
+    const struct route *routes, size_t n, struct req *r, bool *path_known);
+
+/* Write a JSON response: status, body (consumed: freed here). */
+void http_json(struct req *r, int status, cJSON *body);
+
+/* Write {"error": error, "detail": detail} with status. */
+void http_error(
+    struct req *r, int status, const char *error, const char *detail);
+
+/* The same with extra header lines ("Retry-After: 1\r\n"). */
+void http_error_hdr(struct req *r, int status, const char *error,
+    const char *detail, const char *extra_headers);
+
+/* Write raw bytes with a content type (static files, Prometheus text). */
+void http_raw(struct req *r, int status, const char *content_type,
+    const char *body, size_t len, const char *extra_headers);
+
+/*
+ * Read and parse the JSON object body. On failure writes the error
+ * response itself (413 too large, 415 not JSON, 400 malformed or not an
+ * object) and returns NULL; otherwise the caller owns the cJSON.
+ */
+cJSON *http_read_json(struct req *r, long max_body);
+
+/*
+ * Field accessors for a parsed body. A wrong type is an error (400 written,
+ * returns -1); a missing optional field gives 0 and leaves *out NULL.
+ */
+int http_field_string(struct req *r, const cJSON *obj, const char *name,
+    bool required, const char **out);
+
+/* The query parameter `name` decoded into out (size n); false if absent. */
+bool http_query(const struct req *r, const char *name, char *out, size_t n);
+
+/* A request header, or NULL. */
+const char *http_header(const struct req *r, const char *name);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * gateway - HTTP API and web UI; orchestrates the chat flow over the bus.
+ */
+#include <mongoc/mongoc.h>
+
+#include "daemon.h"
+#include "gateway.h"
+#include "log.h"
+#include "users.h"
+
+int
+main(int argc, char **argv)
+{
+    struct config cfg;
+    struct store *store;
+    struct gateway gw;
+    int rv = 1;
+
+    daemon_init(argc, argv, "gateway", SVC_GATEWAY, &cfg);
+    mongoc_init();
+    if (daemon_open_store(&cfg, "gateway", &store) != 0)
+        goto out;
+    if (users_init(store) != 0)
+        log_warn("users index not created yet; will be on the next start");
+    if (gateway_start(&gw, &cfg, store) == 0) {
+        if (gateway_bootstrap_admin(&gw) != 0)
+            log_error("cannot create the first admin");
+        daemon_wait();
+        log_info("stopping: finishing requests in flight");
+        gateway_stop(&gw);
+        rv = 0;
+    }
+    store_close(store);
+out:
+    mongoc_cleanup();
+    config_release(&cfg);
+    return rv;
+}
