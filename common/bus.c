@@ -650,6 +650,7 @@ bus_events_open(struct bus_events **ep, const char *url, const char *service,
         return NNG_ENOMEM;
     }
     nng_socket_set_int(e->sock, NNG_OPT_SENDBUF, 16);
+    nng_socket_set_ms(e->sock, NNG_OPT_RECONNMINT, 50);
     nng_socket_set_ms(e->sock, NNG_OPT_RECONNMAXT, 1000);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);

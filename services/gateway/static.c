@@ -105,6 +105,11 @@ static_serve(struct req *r)
             http_error(r, 404, "not_found", "the docs page is missing");
         return;
     }
+    if (strcmp(r->path, "/docs/api.js") == 0) {
+        if (send_file(r, cfg->docs_dir, "api.js") != 0)
+            http_error(r, 404, "not_found", "the docs script is missing");
+        return;
+    }
     if (!safe_path(r->path)) {
         http_error(r, 404, "not_found", "no such file");
         return;

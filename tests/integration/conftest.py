@@ -1,0 +1,188 @@
+"""Integration fixtures: a real local store and the real processes.
+
+Each test session gets its own PostgreSQL + FerretDB in a temporary folder
+(scripts/devstore.sh) and starts the five services from build/bin on a free
+port with ipc:// bus addresses under a temporary VAR_DIR. Everything is
+stopped at the end, failures included.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN_DIR = os.path.join(TOP, os.environ.get("BIN_DIR", "build/bin"))
+DAEMONS = ["metrics", "escalation", "intent-agent", "support-agent"]
+ADMIN = ("root-admin", "admin-password-123")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Suite:
+    """The running services, with helpers to drive the HTTP API."""
+
+    def __init__(self, root, mongo_uri, extra_env=None):
+        self.root = root
+        self.var = os.path.join(root, "var")
+        os.makedirs(self.var, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ)
+        self.env.update({
+            "VAR_DIR": self.var,
+            "PORT": str(self.port),
+            "MONGO_URI": mongo_uri,
+            "MONGO_DB": "test_" + os.path.basename(root).replace("-", "_"),
+            "ADMIN_USERNAME": ADMIN[0],
+            "ADMIN_PASSWORD": ADMIN[1],
+            "LOG_LEVEL": "info",
+        })
+        self.env.update(extra_env or {})
+        self.procs = {}
+        self.logs = {}
+
+    def start(self, name, key=None):
+        key = key or name
+        log = open(os.path.join(self.root, key + ".log"), "ab")
+        self.logs[key] = log
+        self.procs[key] = subprocess.Popen(
+            [os.path.join(BIN_DIR, name)], cwd=TOP, env=self.env,
+            stdout=log, stderr=subprocess.STDOUT)
+        return self.procs[key]
+
+    def start_all(self):
+        for d in DAEMONS:
+            self.start(d)
+        self.start("gateway")
+        self.wait_healthy()
+
+    def stop(self, key, sig=signal.SIGTERM, timeout=15):
+        p = self.procs.pop(key, None)
+        if p is None:
+            return None
+        p.send_signal(sig)
+        try:
+            return p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            return p.wait()
+
+    def stop_all(self):
+        for key in list(self.procs):
+            self.stop(key)
+        for log in self.logs.values():
+            log.close()
+
+    def wait_healthy(self, timeout=30):
+        return self.wait_health("healthy", timeout)
+
+    def wait_health(self, status, timeout=30):
+        end = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < end:
+            try:
+                last = self.request("GET", "/api/health", timeout=3)
+                if last.json().get("status") == status:
+                    return last.json()
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"health never became {status}: "
+                             f"{last.body if last else 'no answer'}")
+
+    def request(self, method, path, body=None, token=None, headers=None,
+                raw=None, timeout=10):
+        h = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        if token:
+            h["Authorization"] = "Bearer " + token
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, e.headers, e.read())
+
+    def signup(self, username, password="correct-horse-1"):
+        return self.request("POST", "/api/auth/signup",
+                            {"username": username, "password": password})
+
+    def login(self, username, password):
+        r = self.request("POST", "/api/auth/login",
+                         {"username": username, "password": password})
+        assert r.status == 200, r.body
+        return r.json()["access_token"]
+
+    def admin_token(self):
+        return self.login(*ADMIN)
+
+
+@pytest.fixture(scope="session")
+def store_uri():
+    """A private PostgreSQL + FerretDB for this test session."""
+    if os.environ.get("TEST_MONGO_URI"):
+        yield os.environ["TEST_MONGO_URI"]
+        return
+    d = tempfile.mkdtemp(prefix="suite-store-")
+    try:
+        out = subprocess.run([os.path.join(TOP, "scripts", "devstore.sh"),
+                              "start", d], check=True, capture_output=True,
+                             text=True, timeout=120).stdout
+        uri = [l for l in out.splitlines() if l.startswith("MONGO_URI=")][-1]
+        yield uri.split("=", 1)[1]
+    finally:
+        subprocess.run([os.path.join(TOP, "scripts", "devstore.sh"), "stop",
+                        d], capture_output=True, timeout=60)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def suite(store_uri):
+    """The whole suite, shared by the tests of one module."""
+    root = tempfile.mkdtemp(prefix="suite-")
+    s = Suite(root, store_uri)
+    try:
+        s.start_all()
+        yield s
+    finally:
+        s.stop_all()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_suite(store_uri):
+    """A suite of its own, for tests that kill or restart services."""
+    root = tempfile.mkdtemp(prefix="suite-")
+    s = Suite(root, store_uri)
+    try:
+        s.start_all()
+        yield s
+    finally:
+        s.stop_all()
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,61 @@
+"""Health, daemons dying and coming back, scaling by starting one more."""
+import signal
+import time
+
+
+def test_health_names_every_dependency(suite):
+    r = suite.request("GET", "/api/health")
+    assert r.status == 200
+    h = r.json()
+    assert h["status"] == "healthy"
+    assert h["service"] == "ai-customer-support"
+    for dep in ("store", "intent-agent", "support-agent", "escalation",
+                "metrics"):
+        assert h["dependencies"][dep]["status"] == "up", dep
+    assert h["dependencies"]["intent-agent"]["instances"] == 1
+
+
+def test_daemon_killed_degraded_then_restarted_healthy(fresh_suite):
+    s = fresh_suite
+    s.stop("escalation", sig=signal.SIGKILL)
+    h = s.wait_health("degraded", timeout=10)
+    assert h["dependencies"]["escalation"]["status"] == "down"
+    assert h["dependencies"]["escalation"]["instances"] == 0
+    r = s.request("GET", "/api/health")
+    assert r.status == 503
+    s.start("escalation")
+    h = s.wait_healthy(timeout=15)
+    assert h["dependencies"]["escalation"]["instances"] == 1
+
+
+def test_second_instance_joins_and_sigterm_exits_zero(fresh_suite):
+    s = fresh_suite
+    s.start("intent-agent", key="intent-agent-2")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        h = s.request("GET", "/api/health").json()
+        if h["dependencies"]["intent-agent"]["instances"] == 2:
+            break
+        time.sleep(0.1)
+    assert h["dependencies"]["intent-agent"]["instances"] == 2
+    assert s.stop("intent-agent-2") == 0
+    h = s.wait_healthy()
+    assert h["dependencies"]["intent-agent"]["instances"] == 1
+    for key in ("support-agent", "metrics", "escalation", "intent-agent",
+                "gateway"):
+        assert s.stop(key) == 0, key
+
+
+def test_help_lists_configuration(suite):
+    import subprocess
+    from conftest import BIN_DIR
+    for svc in ("gateway", "intent-agent", "support-agent", "escalation",
+                "metrics"):
+        out = subprocess.run([f"{BIN_DIR}/{svc}", "--help"],
+                             capture_output=True, text=True, timeout=10)
+        assert out.returncode == 0
+        assert "VAR_DIR" in out.stdout
+    out = subprocess.run([f"{BIN_DIR}/gateway"], capture_output=True,
+                         text=True, timeout=10,
+                         env={"PORT": "notaport", "PATH": "/usr/bin"})
+    assert out.returncode == 2 and "PORT" in out.stderr

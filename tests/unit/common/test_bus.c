@@ -1,0 +1,256 @@
+/*
+ * The bus over a real ipc socket: a client and one or two servers in this
+ * process, requests, deferred replies, health, failover, events.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <pthread.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "metrics.pb-c.h"
+
+static char url[128];
+
+/* Echo the body back; "slow" sleeps first; "defer" answers from a thread. */
+static void *
+deferred(void *arg)
+{
+    usleep(50 * 1000);
+    bus_call_reply(arg, BUS_OK, "deferred", NULL);
+    return NULL;
+}
+
+static void
+handler(struct bus_call *call, void *arg)
+{
+    const char *m = bus_call_method(call);
+    size_t len;
+    const uint8_t *body = bus_call_body(call, &len);
+    Bus__Status echo = BUS__STATUS__INIT;
+    char text[64];
+
+    if (strcmp(m, "echo") == 0) {
+        Bus__Status *in = bus__status__unpack(NULL, len, body);
+        snprintf(text, sizeof(text), "%s/%s", in ? in->message : "?",
+            (const char *)arg);
+        echo.code = in ? in->code : 0;
+        echo.message = text;
+        bus__status__free_unpacked(in, NULL);
+        bus_call_reply(call, BUS_OK, "ok", &echo.base);
+    } else if (strcmp(m, "slow") == 0) {
+        usleep(300 * 1000);
+        bus_call_reply(call, BUS_OK, arg, NULL);
+    } else if (strcmp(m, "defer") == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, deferred, call);
+        pthread_detach(t);
+    } else {
+        bus_call_reply(call, BUS_NOT_FOUND, "unknown method", NULL);
+    }
+}
+
+static struct bus_server *
+start_server(const char *name, int workers)
+{
+    struct bus_server *s;
+    struct bus_server_opts o = {
+        .url = url,
+        .service = "test",
+        .instance = name,
+        .workers = workers,
+        .contexts = 8,
+        .handler = handler,
+        .arg = (void *)name,
+    };
+    assert_int_equal(bus_server_start(&s, &o), 0);
+    return s;
+}
+
+static void
+wait_peers(struct bus_client *c, int n)
+{
+    for (int i = 0; i < 200 && bus_client_peers(c) != n; i++)
+        usleep(10 * 1000);
+    assert_int_equal(bus_client_peers(c), n);
+}
+
+static void
+test_call_echo_and_health(void **state)
+{
+    struct bus_client *c;
+    Bus__Meta meta = BUS__META__INIT;
+    Bus__Reply *rep;
+    Bus__Status in = BUS__STATUS__INIT;
+
+    (void)state;
+    assert_int_equal(bus_client_open(&c, url), 0);
+    /* Nobody connected: unavailable at once, not after the deadline. */
+    int64_t t0 = clock_mono_ms();
+    assert_int_equal(
+        bus_call(c, &meta, "echo", NULL, 2000, &rep), BUS_UNAVAILABLE);
+    assert_true(clock_mono_ms() - t0 < 500);
+
+    struct bus_server *s = start_server("one", 2);
+    wait_peers(c, 1);
+    in.code = 7;
+    in.message = (char *)"hi";
+    meta.request_id = (char *)"r1";
+    assert_int_equal(bus_call(c, &meta, "echo", &in.base, 2000, &rep), BUS_OK);
+    assert_int_equal(rep->status->code, BUS_OK);
+    assert_string_equal(rep->instance, "one");
+    Bus__Status *out = bus__status__unpack(NULL, rep->body.len, rep->body.data);
+    assert_non_null(out);
+    assert_int_equal(out->code, 7);
+    assert_string_equal(out->message, "hi/one");
+    bus__status__free_unpacked(out, NULL);
+    bus__reply__free_unpacked(rep, NULL);
+
+    assert_int_equal(bus_call(c, &meta, "health", NULL, 2000, &rep), BUS_OK);
+    Bus__Health *h = bus__health__unpack(NULL, rep->body.len, rep->body.data);
+    assert_non_null(h);
+    assert_string_equal(h->service, "test");
+    assert_string_equal(h->instance, "one");
+    bus__health__free_unpacked(h, NULL);
+    bus__reply__free_unpacked(rep, NULL);
+
+    assert_int_equal(bus_call(c, &meta, "nope", NULL, 2000, &rep), BUS_OK);
+    assert_int_equal(rep->status->code, BUS_NOT_FOUND);
+    bus__reply__free_unpacked(rep, NULL);
+
+    assert_int_equal(bus_call(c, &meta, "defer", NULL, 2000, &rep), BUS_OK);
+    assert_string_equal(rep->status->message, "deferred");
+    bus__reply__free_unpacked(rep, NULL);
+
+    /* A deadline shorter than the handler: 504, no hang. */
+    assert_int_equal(bus_call(c, &meta, "slow", NULL, 50, &rep), BUS_DEADLINE);
+    /* A deadline already passed when the daemon picks it up: not handled. */
+    meta.deadline_ms = clock_now_ms() - 1;
+    assert_int_equal(bus_call(c, &meta, "slow", NULL, 2000, &rep), BUS_OK);
+    assert_int_equal(rep->status->code, BUS_DEADLINE);
+    bus__reply__free_unpacked(rep, NULL);
+
+    bus_server_stop(s, 2000);
+    wait_peers(c, 0);
+    bus_client_close(c);
+}
+
+struct caller {
+    struct bus_client *c;
+    int code;
+    char instance[32];
+};
+
+static void *
+call_slow(void *arg)
+{
+    struct caller *k = arg;
+    Bus__Meta meta = BUS__META__INIT;
+    Bus__Reply *rep;
+
+    k->code = bus_call(k->c, &meta, "slow", NULL, 5000, &rep);
+    if (k->code == BUS_OK) {
+        snprintf(k->instance, sizeof(k->instance), "%s", rep->instance);
+        bus__reply__free_unpacked(rep, NULL);
+    }
+    return NULL;
+}
+
+/*
+ * Two instances; the one holding requests stops: what it was handling
+ * finishes, and nothing is lost.
+ */
+static void
+test_two_instances_and_graceful_stop(void **state)
+{
+    struct bus_client *c;
+    pthread_t t[8];
+    struct caller k[8];
+
+    (void)state;
+    assert_int_equal(bus_client_open(&c, url), 0);
+    struct bus_server *a = start_server("a", 4);
+    struct bus_server *b = start_server("b", 4);
+    wait_peers(c, 2);
+    for (int i = 0; i < 8; i++) {
+        k[i].c = c;
+        pthread_create(&t[i], NULL, call_slow, &k[i]);
+    }
+    usleep(100 * 1000);
+    bus_server_stop(a, 5000);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    int from_b = 0;
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(k[i].code, BUS_OK);
+        from_b += strcmp(k[i].instance, "b") == 0;
+    }
+    assert_true(from_b >= 1);
+    bus_server_stop(b, 2000);
+    bus_client_close(c);
+}
+
+static void
+test_events_batched_and_dropped(void **state)
+{
+    char eurl[160];
+    nng_socket pull;
+    struct bus_events *e;
+    nng_msg *msg;
+
+    (void)state;
+    snprintf(eurl, sizeof(eurl), "%s.events", url);
+    /* No sink yet: events queue up to the cap, the rest are counted. */
+    assert_int_equal(bus_events_open(&e, eurl, "svc", "i1", 100), 0);
+    for (int i = 0; i < 150; i++)
+        bus_event(e, "call", (double)i, "intent", "billing", NULL);
+    assert_true(bus_events_dropped(e) >= 50);
+
+    assert_int_equal(nng_pull0_open(&pull), 0);
+    assert_int_equal(nng_listen(pull, eurl, NULL, 0), 0);
+    nng_socket_set_ms(pull, NNG_OPT_RECVTIMEO, 3000);
+    usleep(1200 * 1000); /* the PUSH side redials on its own schedule */
+    for (int i = 0; i < 5; i++)
+        bus_event(e, "escalation", 1.0, "reason", "policy", NULL);
+    int got = 0, tries = 0;
+    while (got < 5 && tries++ < 20 && nng_recvmsg(pull, &msg, 0) == 0) {
+        Metrics__EventBatch *b = metrics__event_batch__unpack(
+            NULL, nng_msg_len(msg), nng_msg_body(msg));
+        nng_msg_free(msg);
+        assert_non_null(b);
+        for (size_t i = 0; i < b->n_events; i++) {
+            if (strcmp(b->events[i]->name, "escalation") != 0)
+                continue;
+            assert_string_equal(b->events[i]->service, "svc");
+            assert_int_equal(b->events[i]->n_labels, 1);
+            assert_string_equal(b->events[i]->labels[0]->key, "reason");
+            got++;
+        }
+        metrics__event_batch__free_unpacked(b, NULL);
+    }
+    assert_int_equal(got, 5);
+    bus_events_close(e);
+    nng_close(pull);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_echo_and_health),
+        cmocka_unit_test(test_two_instances_and_graceful_stop),
+        cmocka_unit_test(test_events_batched_and_dropped),
+    };
+    snprintf(url, sizeof(url), "ipc:///tmp/test-bus-%ld.ipc", (long)getpid());
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
