@@ -128,7 +128,7 @@ parse_args(int argc, char **argv, struct opts *o)
     o->quant = QUANT_I8;
     o->skip_loss = 0.002;
     o->fit.solver = 0; /* L2R_LR */
-    o->fit.C = 20;
+    o->fit.C = 50;
     o->fit.eps = 0.001;
     o->fit.cw_power = 0.5;
     o->fit.emb_scale = 1.0f;
