@@ -39,7 +39,7 @@ ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LDLIBS := -lnng -lcivetweb $(PKG_LIBS) -lopenblas -llinear -lpthread -lm
+LDLIBS := -lnng -lcivetweb $(PKG_LIBS) -lcrypto -lopenblas -llinear -lpthread -lm
 
 ifneq ($(V),1)
 Q := @

@@ -55,6 +55,8 @@ struct config {
     int argon2_m_kib;
     int argon2_t;
     int auth_workers;
+    int chat_max_chars;
+    int support_timeout_ms;
     /* intent-agent */
     char *intent_mode;
     char *intent_model;

@@ -1,6 +1,9 @@
 #include "daemon.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +18,29 @@ on_signal(int sig)
 {
     (void)sig;
     daemon_stop = 1;
+}
+
+/* The driver's own log lines join ours; its chatter stays at debug. */
+static void
+on_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message,
+    void *arg)
+{
+    (void)arg;
+    if (level <= MONGOC_LOG_LEVEL_ERROR)
+        log_warn("mongoc %s: %s", domain, message);
+    else
+        log_debug("mongoc %s: %s", domain, message);
+}
+
+static void
+make_run_dir(const char *var_dir)
+{
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/run", var_dir);
+    if ((mkdir(var_dir, 0700) != 0 && errno != EEXIST)
+        || (mkdir(path, 0700) != 0 && errno != EEXIST))
+        log_warn("cannot create %s: %s", path, strerror(errno));
 }
 
 void
@@ -35,6 +61,8 @@ daemon_init(int argc, char **argv, const char *service, unsigned svc,
         exit(2);
     }
     log_init(service, cfg->log_level);
+    mongoc_log_set_handler(on_mongoc_log, NULL);
+    make_run_dir(cfg->var_dir);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

@@ -27,6 +27,8 @@ static const struct route routes[] = {
     {"GET", "/api/auth/me", api_me, ROLE_USER},
     {"GET", "/api/admin/users", api_admin_users_list, ROLE_ADMIN},
     {"POST", "/api/admin/users", api_admin_users_create, ROLE_ADMIN},
+    {"POST", "/api/chat", api_chat, ROLE_NONE},
+    {"GET", "/api/chat/history", api_chat_history, ROLE_NONE},
 };
 
 const char *

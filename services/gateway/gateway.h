@@ -56,6 +56,8 @@ void api_login(struct req *r);
 void api_me(struct req *r);
 void api_admin_users_list(struct req *r);
 void api_admin_users_create(struct req *r);
+void api_chat(struct req *r);
+void api_chat_history(struct req *r);
 
 /* Static files: the web UI, /docs and /openapi.json. */
 void static_serve(struct req *r);

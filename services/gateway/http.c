@@ -223,7 +223,10 @@ http_read_json(struct req *r, long max_body)
         }
     }
     buf[len] = '\0';
-    doc = cJSON_ParseWithLengthOpts(buf, (size_t)len, NULL, 1);
+    /* With the NUL counted, cJSON also refuses trailing garbage. */
+    doc = memchr(buf, '\0', (size_t)len) != NULL
+        ? NULL
+        : cJSON_ParseWithLengthOpts(buf, (size_t)len + 1, NULL, 1);
     free(buf);
     if (doc == NULL) {
         http_error(r, 400, "invalid_json", "the body is not valid JSON");

@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "gateway.h"
 #include "log.h"
+#include "conversations.h"
 #include "users.h"
 
 int
@@ -22,6 +23,8 @@ main(int argc, char **argv)
         goto out;
     if (users_init(store) != 0)
         log_warn("users index not created yet; will be on the next start");
+    if (conv_init(store) != 0)
+        log_warn("messages index not created yet");
     if (gateway_start(&gw, &cfg, store) == 0) {
         if (gateway_bootstrap_admin(&gw) != 0)
             log_error("cannot create the first admin");

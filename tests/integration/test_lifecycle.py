@@ -49,12 +49,19 @@ def test_second_instance_joins_and_sigterm_exits_zero(fresh_suite):
 def test_help_lists_configuration(suite):
     import subprocess
     from conftest import BIN_DIR
+    import os
+    import re
+    from conftest import TOP
+    doc = open(os.path.join(TOP, "docs", "configuration.md")).read()
     for svc in ("gateway", "intent-agent", "support-agent", "escalation",
                 "metrics"):
         out = subprocess.run([f"{BIN_DIR}/{svc}", "--help"],
                              capture_output=True, text=True, timeout=10)
         assert out.returncode == 0
         assert "VAR_DIR" in out.stdout
+        # Every variable a binary reads is documented.
+        for var in re.findall(r"^  ([A-Z][A-Z0-9_]+) ", out.stdout, re.M):
+            assert f"`{var}`" in doc, f"{var} missing from configuration.md"
     out = subprocess.run([f"{BIN_DIR}/gateway"], capture_output=True,
                          text=True, timeout=10,
                          env={"PORT": "notaport", "PATH": "/usr/bin"})
