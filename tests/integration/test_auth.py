@@ -211,5 +211,11 @@ def test_docs_and_openapi_served(suite):
     assert r.status == 200 and b"openapi.json" in r.body
     r = suite.request("GET", "/")
     assert r.status == 200 and b"<html" in r.body.lower()
-    assert suite.request("GET", "/../../etc/passwd").status == 404
-    assert suite.request("GET", "/%2e%2e/%2e%2e/etc/passwd").status == 404
+    # Paths never leave the UI folder (unknown routes get the app's page).
+    for path in ("/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
+                 "/..%2f..%2fetc%2fpasswd", "/assets/../../../etc/passwd",
+                 "/%2e%2e%5c%2e%2e%5cetc%5cpasswd"):
+        r = suite.request("GET", path)
+        assert b"root:" not in r.body, path
+        assert r.status in (200, 404), path
+    assert suite.request("GET", "/missing.js").status == 404
