@@ -5,6 +5,7 @@
 #                                  prints MONGO_URI=... as its last line
 #   devstore.sh stop DIR           stop FerretDB and PostgreSQL
 #   devstore.sh status DIR         exit 0 when both are up
+#   devstore.sh destroy DIR        stop, then delete the data (tests)
 #   devstore.sh pg-stop DIR / pg-start DIR   only PostgreSQL (fault tests)
 #
 # PostgreSQL listens on a unix socket only (no TCP port). As root it runs as
@@ -16,7 +17,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,9p' "$0" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,10p' "$0" >&2; exit 2; }
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
@@ -120,7 +121,8 @@ case $cmd in
 start) start "${3:-}" ;;
 stop) stop ;;
 status) pg_running && ferret_running ;;
+destroy) stop; rm -rf "$pg" "$dir" ;;
 pg-stop) pg_stop ;;
 pg-start) pg_start ;;
-*) sed -n '2,9p' "$0" >&2; exit 2 ;;
+*) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

@@ -157,8 +157,8 @@ def store_uri():
         uri = [l for l in out.splitlines() if l.startswith("MONGO_URI=")][-1]
         yield uri.split("=", 1)[1]
     finally:
-        subprocess.run([os.path.join(TOP, "scripts", "devstore.sh"), "stop",
-                        d], capture_output=True, timeout=60)
+        subprocess.run([os.path.join(TOP, "scripts", "devstore.sh"),
+                        "destroy", d], capture_output=True, timeout=60)
         shutil.rmtree(d, ignore_errors=True)
 
 
