@@ -1,0 +1,309 @@
+#include "encoder.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "safetensors.h"
+#include "wordpiece.h"
+
+#define LAYERS 6
+#define HEADS 12
+#define HEAD_DIM 32
+#define FFN 1536
+#define MAX_TOKENS 256 /* the model's max_seq_length */
+#define LN_EPS 1e-12f
+
+struct layer {
+    float *wqkv, *bqkv; /* fused [3*DIM][DIM], [3*DIM]: owned */
+    const float *wo, *bo, *ln1_g, *ln1_b;
+    const float *wi, *bi, *wo2, *bo2, *ln2_g, *ln2_b;
+};
+
+struct encoder {
+    struct safetensors *st;
+    struct wordpiece *wp;
+    const float *word, *pos, *type, *emb_g, *emb_b;
+    int32_t vocab;
+    struct layer layers[LAYERS];
+};
+
+/* Get a tensor and check its shape (d1 = 0 for a vector). */
+static int
+tensor(const struct encoder *e, const char *name, int64_t d0, int64_t d1,
+    const float **out)
+{
+    struct tensor t;
+    int rv = safetensors_get(e->st, name, &t);
+
+    if (rv != 0)
+        return rv;
+    if (t.shape[0] != d0
+        || (d1 == 0 ? t.ndims != 1 : t.ndims != 2 || t.shape[1] != d1))
+        return -EINVAL;
+    *out = t.data;
+    return 0;
+}
+
+static int
+load_layer(struct encoder *e, int i)
+{
+    struct layer *l = &e->layers[i];
+    const float *w[3], *b[3];
+    static const char *const qkv[3] = {"query", "key", "value"};
+    char name[128];
+    int rv = 0;
+
+#define T(suffix, d0, d1, dst)                                                 \
+    do {                                                                       \
+        snprintf(name, sizeof(name), "encoder.layer.%d.%s", i, suffix);        \
+        if (rv == 0)                                                           \
+            rv = tensor(e, name, d0, d1, dst);                                 \
+    } while (0)
+
+    for (int k = 0; k < 3; k++) {
+        char s[64];
+        snprintf(s, sizeof(s), "attention.self.%s.weight", qkv[k]);
+        T(s, ENCODER_DIM, ENCODER_DIM, &w[k]);
+        snprintf(s, sizeof(s), "attention.self.%s.bias", qkv[k]);
+        T(s, ENCODER_DIM, 0, &b[k]);
+    }
+    T("attention.output.dense.weight", ENCODER_DIM, ENCODER_DIM, &l->wo);
+    T("attention.output.dense.bias", ENCODER_DIM, 0, &l->bo);
+    T("attention.output.LayerNorm.weight", ENCODER_DIM, 0, &l->ln1_g);
+    T("attention.output.LayerNorm.bias", ENCODER_DIM, 0, &l->ln1_b);
+    T("intermediate.dense.weight", FFN, ENCODER_DIM, &l->wi);
+    T("intermediate.dense.bias", FFN, 0, &l->bi);
+    T("output.dense.weight", ENCODER_DIM, FFN, &l->wo2);
+    T("output.dense.bias", ENCODER_DIM, 0, &l->bo2);
+    T("output.LayerNorm.weight", ENCODER_DIM, 0, &l->ln2_g);
+    T("output.LayerNorm.bias", ENCODER_DIM, 0, &l->ln2_b);
+#undef T
+    if (rv != 0)
+        return rv;
+    /* Q, K and V in one matrix: one GEMM instead of three. */
+    l->wqkv = malloc(3 * ENCODER_DIM * ENCODER_DIM * sizeof(float));
+    l->bqkv = malloc(3 * ENCODER_DIM * sizeof(float));
+    if (l->wqkv == NULL || l->bqkv == NULL)
+        return -ENOMEM;
+    for (int k = 0; k < 3; k++) {
+        memcpy(l->wqkv + (size_t)k * ENCODER_DIM * ENCODER_DIM, w[k],
+            ENCODER_DIM * ENCODER_DIM * sizeof(float));
+        memcpy(l->bqkv + k * ENCODER_DIM, b[k], ENCODER_DIM * sizeof(float));
+    }
+    return 0;
+}
+
+int
+encoder_load(struct encoder **ep, const char *dir)
+{
+    char path[4096];
+    struct encoder *e;
+    int rv;
+
+    if ((e = calloc(1, sizeof(*e))) == NULL)
+        return -ENOMEM;
+    snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+    if ((rv = safetensors_open(&e->st, path)) != 0)
+        goto fail;
+    snprintf(path, sizeof(path), "%s/vocab.txt", dir);
+    if ((rv = wordpiece_load(&e->wp, path)) != 0)
+        goto fail;
+    struct tensor t;
+    if ((rv = safetensors_get(e->st, "embeddings.word_embeddings.weight", &t))
+        != 0)
+        goto fail;
+    if (t.ndims != 2 || t.shape[1] != ENCODER_DIM) {
+        rv = -EINVAL;
+        goto fail;
+    }
+    e->word = t.data;
+    e->vocab = (int32_t)t.shape[0];
+    if ((rv = tensor(e, "embeddings.position_embeddings.weight", 512,
+             ENCODER_DIM, &e->pos))
+            != 0
+        || (rv = tensor(e, "embeddings.token_type_embeddings.weight", 2,
+                ENCODER_DIM, &e->type))
+            != 0
+        || (rv = tensor(
+                e, "embeddings.LayerNorm.weight", ENCODER_DIM, 0, &e->emb_g))
+            != 0
+        || (rv = tensor(
+                e, "embeddings.LayerNorm.bias", ENCODER_DIM, 0, &e->emb_b))
+            != 0)
+        goto fail;
+    for (int i = 0; i < LAYERS; i++)
+        if ((rv = load_layer(e, i)) != 0)
+            goto fail;
+    *ep = e;
+    return 0;
+fail:
+    encoder_free(e);
+    return rv;
+}
+
+void
+encoder_free(struct encoder *e)
+{
+    if (e == NULL)
+        return;
+    for (int i = 0; i < LAYERS; i++) {
+        free(e->layers[i].wqkv);
+        free(e->layers[i].bqkv);
+    }
+    wordpiece_free(e->wp);
+    safetensors_close(e->st);
+    free(e);
+}
+
+/* y[n][out] = x[n][in] * W[out][in]^T + b */
+static void
+dense(const float *x, int n, int in, const float *w, const float *b, int out,
+    float *y)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(y + (size_t)i * out, b, (size_t)out * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x,
+        in, w, in, 1.0f, y, out);
+}
+
+/* x = LayerNorm(x + r) row by row (r may be NULL). */
+static void
+add_norm(float *x, const float *r, int n, const float *g, const float *b)
+{
+    for (int i = 0; i < n; i++) {
+        float *row = x + (size_t)i * ENCODER_DIM;
+        double mean = 0, var = 0;
+        if (r != NULL)
+            for (int j = 0; j < ENCODER_DIM; j++)
+                row[j] += r[(size_t)i * ENCODER_DIM + j];
+        for (int j = 0; j < ENCODER_DIM; j++)
+            mean += row[j];
+        mean /= ENCODER_DIM;
+        for (int j = 0; j < ENCODER_DIM; j++)
+            var += (row[j] - mean) * (row[j] - mean);
+        var /= ENCODER_DIM;
+        float inv = 1.0f / sqrtf((float)var + LN_EPS);
+        for (int j = 0; j < ENCODER_DIM; j++)
+            row[j] = ((row[j] - (float)mean) * inv) * g[j] + b[j];
+    }
+}
+
+/* Self-attention of one text's len tokens, all heads, into ctx rows. */
+static void
+attend(const float *qkv, int len, float *ctx, float *scores)
+{
+    const int ld = 3 * ENCODER_DIM;
+    const float scale = 1.0f / sqrtf((float)HEAD_DIM);
+
+    for (int h = 0; h < HEADS; h++) {
+        const float *q = qkv + h * HEAD_DIM;
+        const float *k = qkv + ENCODER_DIM + h * HEAD_DIM;
+        const float *v = qkv + 2 * ENCODER_DIM + h * HEAD_DIM;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, HEAD_DIM,
+            scale, q, ld, k, ld, 0.0f, scores, len);
+        for (int i = 0; i < len; i++) {
+            float *row = scores + (size_t)i * len, max = row[0], sum = 0;
+            for (int j = 1; j < len; j++)
+                if (row[j] > max)
+                    max = row[j];
+            for (int j = 0; j < len; j++)
+                sum += row[j] = expf(row[j] - max);
+            for (int j = 0; j < len; j++)
+                row[j] /= sum;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, HEAD_DIM,
+            len, 1.0f, scores, len, v, ld, 0.0f, ctx + h * HEAD_DIM,
+            ENCODER_DIM);
+    }
+}
+
+int
+encoder_embed(
+    const struct encoder *e, const char *const *texts, size_t n, float *out)
+{
+    int32_t *ids = NULL;
+    size_t *lens = NULL, total = 0;
+    float *x = NULL, *qkv = NULL, *ctx = NULL, *tmp = NULL, *inter = NULL,
+          *scores = NULL;
+    int rv = -ENOMEM;
+
+    if (n == 0)
+        return 0;
+    if ((ids = malloc(n * MAX_TOKENS * sizeof(int32_t))) == NULL
+        || (lens = malloc(n * sizeof(size_t))) == NULL)
+        goto out;
+    /* All texts' tokens in one matrix: the dense layers run as big GEMMs. */
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = wordpiece_encode(
+            e->wp, texts[i] ? texts[i] : "", ids + total, MAX_TOKENS);
+        total += lens[i];
+    }
+    x = malloc(total * ENCODER_DIM * sizeof(float));
+    qkv = malloc(total * 3 * ENCODER_DIM * sizeof(float));
+    ctx = malloc(total * ENCODER_DIM * sizeof(float));
+    tmp = malloc(total * ENCODER_DIM * sizeof(float));
+    inter = malloc(total * FFN * sizeof(float));
+    scores = malloc(MAX_TOKENS * MAX_TOKENS * sizeof(float));
+    if (!x || !qkv || !ctx || !tmp || !inter || !scores)
+        goto out;
+
+    for (size_t i = 0, t = 0; i < n; i++) {
+        for (size_t p = 0; p < lens[i]; p++, t++) {
+            int32_t id = ids[t] >= 0 && ids[t] < e->vocab ? ids[t] : 0;
+            float *row = x + t * ENCODER_DIM;
+            const float *w = e->word + (size_t)id * ENCODER_DIM;
+            const float *ps = e->pos + p * ENCODER_DIM;
+            for (int j = 0; j < ENCODER_DIM; j++)
+                row[j] = w[j] + ps[j] + e->type[j];
+        }
+    }
+    add_norm(x, NULL, (int)total, e->emb_g, e->emb_b);
+
+    for (int li = 0; li < LAYERS; li++) {
+        const struct layer *l = &e->layers[li];
+        dense(
+            x, (int)total, ENCODER_DIM, l->wqkv, l->bqkv, 3 * ENCODER_DIM, qkv);
+        for (size_t i = 0, off = 0; i < n; off += lens[i], i++)
+            attend(qkv + off * 3 * ENCODER_DIM, (int)lens[i],
+                ctx + off * ENCODER_DIM, scores);
+        dense(ctx, (int)total, ENCODER_DIM, l->wo, l->bo, ENCODER_DIM, tmp);
+        add_norm(x, tmp, (int)total, l->ln1_g, l->ln1_b);
+        dense(x, (int)total, ENCODER_DIM, l->wi, l->bi, FFN, inter);
+        for (size_t k = 0; k < total * FFN; k++)
+            inter[k] = 0.5f * inter[k] * (1.0f + erff(inter[k] * 0.70710678f));
+        dense(inter, (int)total, FFN, l->wo2, l->bo2, ENCODER_DIM, tmp);
+        add_norm(x, tmp, (int)total, l->ln2_g, l->ln2_b);
+    }
+
+    /* Mean over each text's tokens, then unit length. */
+    for (size_t i = 0, off = 0; i < n; off += lens[i], i++) {
+        float *o = out + i * ENCODER_DIM;
+        double norm = 0;
+        for (int j = 0; j < ENCODER_DIM; j++) {
+            double s = 0;
+            for (size_t t = 0; t < lens[i]; t++)
+                s += x[(off + t) * ENCODER_DIM + j];
+            o[j] = (float)(s / (double)lens[i]);
+            norm += (double)o[j] * o[j];
+        }
+        float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
+        for (int j = 0; j < ENCODER_DIM; j++)
+            o[j] *= inv;
+    }
+    rv = 0;
+out:
+    free(ids);
+    free(lens);
+    free(x);
+    free(qkv);
+    free(ctx);
+    free(tmp);
+    free(inter);
+    free(scores);
+    return rv;
+}

@@ -1,0 +1,30 @@
+/*
+ * wordpiece.h - BERT's uncased tokenizer: clean the text, lower-case,
+ * strip accents, split on white space, punctuation and CJK characters,
+ * then greedy longest-match-first WordPiece against vocab.txt.
+ */
+#ifndef COMMON_WORDPIECE_H
+#define COMMON_WORDPIECE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct wordpiece;
+
+/* Load vocab.txt (one token per line, id = line number). 0 or -errno. */
+int wordpiece_load(struct wordpiece **wp, const char *vocab_path);
+
+/* Free; NULL is a no-op. */
+void wordpiece_free(struct wordpiece *w);
+
+/*
+ * Tokenize text into ids: [CLS] tokens... [SEP], at most max ids in all
+ * (tokens beyond are cut; max >= 2). Returns the number of ids written.
+ */
+size_t wordpiece_encode(
+    const struct wordpiece *w, const char *text, int32_t *ids, size_t max);
+
+/* The id of a token, or -1. */
+int32_t wordpiece_id(const struct wordpiece *w, const char *token);
+
+#endif
