@@ -2,25 +2,43 @@
  * intent-agent - classifies a customer message into one of the seven
  * intents. `--classify` runs the same code over JSON lines on stdin.
  */
-#include "daemon.h"
-#include "log.h"
+#include <stdio.h>
+#include <string.h>
 
-static void
-handle(struct bus_call *call, void *arg)
-{
-    (void)arg;
-    bus_call_reply(call, BUS_NOT_FOUND, "unknown method", NULL);
-}
+#include "classify_cli.h"
+#include "daemon.h"
+#include "encoder.h"
+#include "log.h"
+#include "service.h"
 
 int
 main(int argc, char **argv)
 {
     struct config cfg;
-    int rv;
+    struct encoder *enc = NULL;
+    struct intent_service svc = {0};
+    bool cli = argc > 1 && strcmp(argv[1], "--classify") == 0;
+    int rv = 1;
 
     daemon_init(argc, argv, "intent-agent", SVC_INTENT, &cfg);
-    rv = daemon_serve(
-        &cfg, "intent-agent", cfg.intent_addr, handle, NULL, NULL);
+    if (encoder_load(&enc, cfg.encoder_dir) != 0)
+        log_warn(
+            "no sentence encoder in %s: n-gram model only", cfg.encoder_dir);
+    if (classifier_load(&svc.clf, cfg.intent_model, enc) != 0) {
+        log_error("cannot load the intent model %s", cfg.intent_model);
+        goto out;
+    }
+    log_info("intent model %s loaded (%s)", cfg.intent_model,
+        classifier_uses_encoder(svc.clf) ? "n-grams + sentence encoder"
+                                         : "n-grams");
+    if (cli)
+        rv = classify_cli_run(stdin, stdout, svc.clf) == 0 ? 0 : 1;
+    else
+        rv = daemon_serve(&cfg, "intent-agent", cfg.intent_addr,
+            intent_service_handle, &svc, NULL);
+out:
+    classifier_free(svc.clf);
+    encoder_free(enc);
     config_release(&cfg);
     return rv;
 }
