@@ -99,7 +99,7 @@ static const struct var vars[] = {
     {"ENCODER_DIR", S(encoder_dir), "build/model/minilm", 0, 0,
         SVC_INTENT | SVC_SUPPORT, false,
         "MiniLM model.safetensors + vocab.txt"},
-    {"KNOWLEDGE_FILE", S(knowledge_file), "data/knowledge/store.json", 0, 0,
+    {"KNOWLEDGE_FILE", S(knowledge_file), "data/knowledge/kb.json", 0, 0,
         SVC_ESCALATION, false, "knowledge base loaded into the store at start"},
     {"LLM_BASE_URL", S(llm_base_url), "", 0, 0, SVC_INTENT | SVC_SUPPORT, false,
         "OpenAI-compatible endpoint; unset: built-in mode"},

@@ -1,0 +1,165 @@
+#include "service.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "compose.h"
+#include "intent.h"
+#include "log.h"
+#include "support.pb-c.h"
+
+/* Build a new index from the collection and swap it in. */
+static int
+reload(struct support_service *s, int64_t count)
+{
+    struct kb kb;
+    struct retrieval *idx, *old;
+    int64_t t0 = clock_mono_ms();
+
+    if (kb_load_store(&kb, s->store) != 0)
+        return -1;
+    if (kb.n == 0) {
+        kb_release(&kb);
+        return -1;
+    }
+    size_t n = kb.n;
+    if (retrieval_build(&idx, &kb, s->enc) != 0) {
+        kb_release(&kb);
+        log_error("cannot index the knowledge base");
+        return -1;
+    }
+    pthread_rwlock_wrlock(&s->lock);
+    old = s->index;
+    s->index = idx;
+    s->indexed_count = count;
+    pthread_rwlock_unlock(&s->lock);
+    retrieval_free(old);
+    log_info("knowledge indexed: %zu entries in %lld ms", n,
+        (long long)(clock_mono_ms() - t0));
+    return 0;
+}
+
+static void *
+refresher_main(void *arg)
+{
+    struct support_service *s = arg;
+
+    pthread_mutex_lock(&s->stop_mu);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += SUPPORT_REFRESH_MS / 1000;
+        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->stop_mu);
+        int64_t count;
+        if (kb_count(s->store, &count) == 0 && count != s->indexed_count)
+            reload(s, count);
+        pthread_mutex_lock(&s->stop_mu);
+    }
+    pthread_mutex_unlock(&s->stop_mu);
+    return NULL;
+}
+
+int
+support_service_start(struct support_service *s, struct store *store,
+    const struct encoder *enc, volatile sig_atomic_t *stop)
+{
+    int64_t count = 0, last_log = 0;
+
+    memset(s, 0, sizeof(*s));
+    s->store = store;
+    s->enc = enc;
+    pthread_rwlock_init(&s->lock, NULL);
+    pthread_mutex_init(&s->stop_mu, NULL);
+    pthread_cond_init(&s->stop_cv, NULL);
+    /* The escalation daemon seeds the collection; wait for it. */
+    while (
+        kb_count(store, &count) != 0 || count == 0 || reload(s, count) != 0) {
+        if (*stop)
+            return -1;
+        if (clock_mono_ms() - last_log > 5000) {
+            log_warn("no knowledge in the store yet (the escalation daemon "
+                     "loads it); waiting");
+            last_log = clock_mono_ms();
+        }
+        usleep(200 * 1000);
+    }
+    s->running = pthread_create(&s->refresher, NULL, refresher_main, s) == 0;
+    return 0;
+}
+
+void
+support_service_stop(struct support_service *s)
+{
+    if (s->running) {
+        pthread_mutex_lock(&s->stop_mu);
+        s->stopping = true;
+        pthread_cond_signal(&s->stop_cv);
+        pthread_mutex_unlock(&s->stop_mu);
+        pthread_join(s->refresher, NULL);
+    }
+    retrieval_free(s->index);
+    s->index = NULL;
+    pthread_rwlock_destroy(&s->lock);
+    pthread_mutex_destroy(&s->stop_mu);
+    pthread_cond_destroy(&s->stop_cv);
+}
+
+static void
+draft(struct bus_call *call, struct support_service *s)
+{
+    size_t len;
+    const uint8_t *body = bus_call_body(call, &len);
+    Support__DraftRequest *in = support__draft_request__unpack(NULL, len, body);
+    Support__DraftReply out = SUPPORT__DRAFT_REPLY__INIT;
+    struct hit hits[SUPPORT_TOP_K];
+    struct draft d;
+    float own[ENCODER_DIM];
+    const float *emb = NULL;
+
+    if (in == NULL || in->message == NULL) {
+        support__draft_request__free_unpacked(in, NULL);
+        bus_call_reply(call, BUS_BAD_REQUEST, "malformed draft request", NULL);
+        return;
+    }
+    /* The embedding comes with the message; compute it only when the
+     * intent agent could not (it was down). */
+    if (in->n_embedding == ENCODER_DIM) {
+        emb = in->embedding;
+    } else if (s->enc != NULL) {
+        const char *t[1] = {in->message};
+        if (encoder_embed(s->enc, t, 1, own) == 0)
+            emb = own;
+    }
+    int intent = intent_parse(in->intent);
+    pthread_rwlock_rdlock(&s->lock);
+    int n = retrieval_search(
+        s->index, in->message, emb, intent, NULL, hits, SUPPORT_TOP_K);
+    compose_reply(in->message, intent, in->confidence, hits, n, &d);
+    out.reply = (char *)d.reply;
+    out.needs_human = d.needs_human;
+    out.reason = (char *)d.reason;
+    out.knowledge_ids = (char **)d.ids;
+    out.n_knowledge_ids = (size_t)d.nids;
+    out.agent_type = (char *)"support";
+    out.mode = (char *)"builtin";
+    /* Packed while the index (which owns the texts) is still held. */
+    bus_call_reply(call, BUS_OK, "ok", &out.base);
+    pthread_rwlock_unlock(&s->lock);
+    support__draft_request__free_unpacked(in, NULL);
+}
+
+void
+support_service_handle(struct bus_call *call, void *arg)
+{
+    if (strcmp(bus_call_method(call), "draft") == 0)
+        draft(call, arg);
+    else
+        bus_call_reply(call, BUS_NOT_FOUND, "unknown method", NULL);
+}
