@@ -32,9 +32,9 @@ handler(struct mg_connection *conn, void *cbdata)
 
     (void)cbdata;
     n = snprintf(buf, sizeof(buf),
-                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                 "Content-Length: %zu\r\n\r\n%s",
-                 sizeof(body) - 1, body);
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Content-Length: %zu\r\n\r\n%s",
+        sizeof(body) - 1, body);
     mg_write(conn, buf, (size_t)n);
     return 200;
 }
@@ -51,8 +51,7 @@ main(int argc, char **argv)
     }
     snprintf(port, sizeof(port), "127.0.0.1:%s", argv[1]);
     const char *opts[] = {"listening_ports", port, "num_threads", threads,
-                          "enable_keep_alive", "yes", "tcp_nodelay", "1",
-                          NULL};
+        "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     signal(SIGTERM, on_signal);
