@@ -96,6 +96,8 @@ static const struct var vars[] = {
         "builtin, llm or hybrid"},
     {"INTENT_MODEL", S(intent_model), "models/intent/head.bin", 0, 0,
         SVC_INTENT, false, "the built-in classifier's head"},
+    {"INTENT_BATCHERS", I(intent_batchers), "2", 1, 16, SVC_INTENT, false,
+        "threads classifying queued messages in batches (one per core)"},
     {"ENCODER_DIR", S(encoder_dir), "build/model/minilm", 0, 0,
         SVC_INTENT | SVC_SUPPORT, false,
         "MiniLM model.safetensors + vocab.txt"},

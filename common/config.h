@@ -61,6 +61,7 @@ struct config {
     char *intent_mode;
     char *intent_model;
     char *encoder_dir;
+    int intent_batchers;
     /* support-agent */
     char *knowledge_file;
     /* LLM */

@@ -105,6 +105,13 @@ encoder_load(struct encoder **ep, const char *dir)
     struct encoder *e;
     int rv;
 
+    /*
+     * One BLAS thread per caller: the services run several callers at once
+     * (one per core), and OpenBLAS's own threads on top of them only fight
+     * for the same cores (measured: 164 vs 72 messages/s one at a time,
+     * 500 vs 320 in batches of 64, with the other core busy).
+     */
+    openblas_set_num_threads(1);
     if ((e = calloc(1, sizeof(*e))) == NULL)
         return -ENOMEM;
     snprintf(path, sizeof(path), "%s/model.safetensors", dir);

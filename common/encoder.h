@@ -5,7 +5,8 @@
  * in build/model/minilm), tokenizes with WordPiece (lower-case, accents
  * stripped), runs the 6-layer BERT forward pass, mean-pools over the tokens
  * and L2-normalises. The loaded encoder is read-only: any number of threads
- * may call encoder_embed() on it at once.
+ * may call encoder_embed() on it at once. Loading sets OpenBLAS to one
+ * thread per caller: parallelism comes from running callers side by side.
  */
 #ifndef COMMON_ENCODER_H
 #define COMMON_ENCODER_H
@@ -31,7 +32,7 @@ void encoder_free(struct encoder *e);
  * each row unit length. Texts longer than the model's window are cut.
  * Returns 0, or a negative code (out of memory).
  */
-int encoder_embed(const struct encoder *e, const char *const *texts, size_t n,
-                  float *out);
+int encoder_embed(
+    const struct encoder *e, const char *const *texts, size_t n, float *out);
 
 #endif

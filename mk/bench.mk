@@ -29,3 +29,8 @@ bench-store: $(BENCH_BIN)/store_bench build/tools/devstore
 	uri=$$(scripts/devstore.sh start $$d/store | sed -n 's/^MONGO_URI=//p'); \
 	$(BENCH_BIN)/store_bench $$uri $(STORE_OPS); rc=$$?; \
 	scripts/devstore.sh destroy $$d/store >/dev/null; rm -rf $$d; exit $$rc
+
+.PHONY: bench-chat
+bench: bench-chat
+bench-chat: build-all
+	@BIN_DIR=$(BIN) BENCH_BIN=$(BENCH_BIN) bench/chat.sh

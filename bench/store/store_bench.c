@@ -5,6 +5,8 @@
  * and insert_many of 16. Median and p95 over OPS operations per size.
  *
  *   store_bench MONGO_URI [OPS]
+ *   store_bench MONGO_URI --fill DB MESSAGES   (seed a suite's database with
+ *       MESSAGES messages in MESSAGES/10 conversations, for chat benchmarks)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +86,59 @@ quiet(mongoc_log_level_t level, const char *domain, const char *msg, void *arg)
         fprintf(stderr, "%s\n", msg);
 }
 
+/* Messages and conversations shaped like the gateway's own. */
+static int
+fill_suite(const char *uri, const char *db, long messages)
+{
+    mongoc_client_t *cl = mongoc_client_new(uri);
+    mongoc_collection_t *m = mongoc_client_get_collection(cl, db, "messages");
+    mongoc_collection_t *cv =
+        mongoc_client_get_collection(cl, db, "conversations");
+    long have = 0, convs = messages / 10 > 0 ? messages / 10 : 1;
+    bson_error_t err;
+    int rv = 0;
+
+    fill(m, &have, messages);
+    for (long i = 0; i < convs && rv == 0; i += 1000) {
+        bson_t batch[1000];
+        const bson_t *ptrs[1000];
+        int n = convs - i < 1000 ? (int)(convs - i) : 1000;
+        for (int k = 0; k < n; k++) {
+            char id[32];
+            bson_init(&batch[k]);
+            snprintf(id, sizeof(id), "c_%024ld", i + k);
+            BSON_APPEND_UTF8(&batch[k], "_id", id);
+            BSON_APPEND_UTF8(&batch[k], "user_id", "bench");
+            BSON_APPEND_UTF8(&batch[k], "status", "ai");
+            BSON_APPEND_DATE_TIME(&batch[k], "created_at", clock_now_ms());
+            BSON_APPEND_DATE_TIME(&batch[k], "updated_at", clock_now_ms());
+            ptrs[k] = &batch[k];
+        }
+        if (!mongoc_collection_insert_many(cv, ptrs, (size_t)n, NULL, NULL,
+                                           &err)) {
+            fprintf(stderr, "fill: %s\n", err.message);
+            rv = 1;
+        }
+        for (int k = 0; k < n; k++)
+            bson_destroy(&batch[k]);
+    }
+    mongoc_collection_destroy(m);
+    mongoc_collection_destroy(cv);
+    mongoc_client_destroy(cl);
+    return rv;
+}
+
 int
 main(int argc, char **argv)
 {
     long sizes[] = {1000, 10000, 100000}, have = 0, next = 10000000;
+    if (argc == 5 && strcmp(argv[2], "--fill") == 0) {
+        mongoc_log_set_handler(quiet, NULL);
+        mongoc_init();
+        int rv = fill_suite(argv[1], argv[3], strtol(argv[4], NULL, 10));
+        mongoc_cleanup();
+        return rv;
+    }
     int ops = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 200;
     bson_error_t err;
 

@@ -16,7 +16,8 @@ main(int argc, char **argv)
 {
     struct config cfg;
     struct encoder *enc = NULL;
-    struct intent_service svc = {0};
+    struct classifier *clf = NULL;
+    struct intent_service svc;
     bool cli = argc > 1 && strcmp(argv[1], "--classify") == 0;
     int rv = 1;
 
@@ -24,20 +25,22 @@ main(int argc, char **argv)
     if (encoder_load(&enc, cfg.encoder_dir) != 0)
         log_warn(
             "no sentence encoder in %s: n-gram model only", cfg.encoder_dir);
-    if (classifier_load(&svc.clf, cfg.intent_model, enc) != 0) {
+    if (classifier_load(&clf, cfg.intent_model, enc) != 0) {
         log_error("cannot load the intent model %s", cfg.intent_model);
         goto out;
     }
     log_info("intent model %s loaded (%s)", cfg.intent_model,
-        classifier_uses_encoder(svc.clf) ? "n-grams + sentence encoder"
-                                         : "n-grams");
-    if (cli)
-        rv = classify_cli_run(stdin, stdout, svc.clf) == 0 ? 0 : 1;
-    else
+        classifier_uses_encoder(clf) ? "n-grams + sentence encoder"
+                                     : "n-grams");
+    if (cli) {
+        rv = classify_cli_run(stdin, stdout, clf) == 0 ? 0 : 1;
+    } else if (intent_service_start(&svc, clf, cfg.intent_batchers) == 0) {
         rv = daemon_serve(&cfg, "intent-agent", cfg.intent_addr,
             intent_service_handle, &svc, NULL);
+        intent_service_stop(&svc);
+    }
 out:
-    classifier_free(svc.clf);
+    classifier_free(clf);
     encoder_free(enc);
     config_release(&cfg);
     return rv;

@@ -6,16 +6,119 @@
 #include "intent.pb-c.h"
 #include "log.h"
 
+struct intent_job {
+    struct bus_call *call;
+    char *text;
+    bool want_embedding;
+    struct intent_job *next;
+};
+
 static void
-classify(struct bus_call *call, struct intent_service *svc)
+reply(struct intent_job *j, const struct classify_result *res)
+{
+    Intent__ClassifyReply out = INTENT__CLASSIFY_REPLY__INIT;
+
+    out.intent = (char *)intent_name(res->intent);
+    out.confidence = res->confidence;
+    out.scores = (float *)res->scores;
+    out.n_scores = INTENT_COUNT;
+    if (res->has_embedding && j->want_embedding) {
+        out.embedding = (float *)res->embedding;
+        out.n_embedding = ENCODER_DIM;
+    }
+    out.source = (char *)"builtin";
+    bus_call_reply(j->call, BUS_OK, "ok", &out.base);
+}
+
+static void
+run_batch(struct intent_service *s, struct intent_job **jobs, int n)
+{
+    const char *texts[INTENT_BATCH_MAX];
+    static _Thread_local struct classify_result res[INTENT_BATCH_MAX];
+
+    for (int i = 0; i < n; i++)
+        texts[i] = jobs[i]->text;
+    /* Every text is encoded: the embedding goes on to the support agent. */
+    int rv = classifier_classify(s->clf, texts, (size_t)n, NULL, 0, res);
+    for (int i = 0; i < n; i++) {
+        if (rv == 0) {
+            reply(jobs[i], &res[i]);
+        } else {
+            log_error("classify failed: %d", rv);
+            bus_call_reply(
+                jobs[i]->call, BUS_INTERNAL, "classification failed", NULL);
+        }
+        free(jobs[i]->text);
+        free(jobs[i]);
+    }
+}
+
+static void *
+batcher_main(void *arg)
+{
+    struct intent_service *s = arg;
+    struct intent_job *jobs[INTENT_BATCH_MAX];
+
+    for (;;) {
+        int n = 0;
+        pthread_mutex_lock(&s->mu);
+        while (s->head == NULL && !s->stopping)
+            pthread_cond_wait(&s->cv, &s->mu);
+        while (s->head != NULL && n < INTENT_BATCH_MAX) {
+            jobs[n++] = s->head;
+            s->head = s->head->next;
+        }
+        if (s->head == NULL)
+            s->tail = NULL;
+        bool stop = s->stopping && n == 0;
+        pthread_mutex_unlock(&s->mu);
+        if (stop)
+            return NULL;
+        run_batch(s, jobs, n);
+    }
+}
+
+int
+intent_service_start(
+    struct intent_service *s, struct classifier *clf, int batchers)
+{
+    memset(s, 0, sizeof(*s));
+    s->clf = clf;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (batchers < 1)
+        batchers = 1;
+    if (batchers > INTENT_BATCHERS_MAX)
+        batchers = INTENT_BATCHERS_MAX;
+    for (int i = 0; i < batchers; i++) {
+        if (pthread_create(&s->threads[i], NULL, batcher_main, s) != 0)
+            break;
+        s->nthreads++;
+    }
+    return s->nthreads > 0 ? 0 : -1;
+}
+
+void
+intent_service_stop(struct intent_service *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nthreads; i++)
+        pthread_join(s->threads[i], NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+}
+
+static void
+classify(struct bus_call *call, struct intent_service *s)
 {
     size_t len;
     const uint8_t *body = bus_call_body(call, &len);
     Intent__ClassifyRequest *in
         = intent__classify_request__unpack(NULL, len, body);
-    Intent__ClassifyReply out = INTENT__CLASSIFY_REPLY__INIT;
-    struct classify_result res;
-    char *text;
+    struct intent_job *j;
 
     if (in == NULL || in->text == NULL) {
         intent__classify_request__free_unpacked(in, NULL);
@@ -23,29 +126,24 @@ classify(struct bus_call *call, struct intent_service *svc)
             call, BUS_BAD_REQUEST, "malformed classify request", NULL);
         return;
     }
-    text = strndup(in->text, INTENT_TEXT_MAX);
-    /* The embedding is wanted downstream; never skip the encoder then. */
-    unsigned flags = in->want_embedding ? 0 : CLASSIFY_SKIP_ENCODER;
-    const char *texts[1] = {text};
-    int rv = text ? classifier_classify(svc->clf, texts, 1, NULL, flags, &res)
-                  : -1;
-    free(text);
-    intent__classify_request__free_unpacked(in, NULL);
-    if (rv != 0) {
-        log_error("classify failed: %d", rv);
-        bus_call_reply(call, BUS_INTERNAL, "classification failed", NULL);
+    if ((j = calloc(1, sizeof(*j))) == NULL
+        || (j->text = strndup(in->text, INTENT_TEXT_MAX)) == NULL) {
+        free(j);
+        intent__classify_request__free_unpacked(in, NULL);
+        bus_call_reply(call, BUS_UNAVAILABLE, "out of memory", NULL);
         return;
     }
-    out.intent = (char *)intent_name(res.intent);
-    out.confidence = res.confidence;
-    out.scores = res.scores;
-    out.n_scores = INTENT_COUNT;
-    if (res.has_embedding) {
-        out.embedding = res.embedding;
-        out.n_embedding = ENCODER_DIM;
-    }
-    out.source = (char *)"builtin";
-    bus_call_reply(call, BUS_OK, "ok", &out.base);
+    j->call = call;
+    j->want_embedding = in->want_embedding;
+    intent__classify_request__free_unpacked(in, NULL);
+    pthread_mutex_lock(&s->mu);
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# POST /api/chat requests/s in built-in mode (no LLM) with STORED messages
+# already in the store, beside a bare civetweb handler in the same run.
+#   bench/chat.sh [STORED...]      (make bench-chat; default 1000 100000)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+BIN_DIR=${BIN_DIR:-build/bin}
+BENCH_BIN=${BENCH_BIN:-build/bench}
+DUR=${DUR:-10}
+CONN=${CONN:-32}
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000 100000)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
+lat() { sed -n 's/^ *Latency *\([0-9.]*[a-z]*\).*/\1/p'; }
+
+cat >/tmp/bench-chat.lua <<'LUA'
+local msgs = {
+  '{"message":"where is my order?"}',
+  '{"message":"I want a refund for my blender"}',
+  '{"message":"my card was charged twice"}',
+  '{"message":"the app crashes on login"}',
+  '{"message":"hello"}',
+  '{"message":"how long does delivery to Germany take?"}',
+}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/api/chat", {["Content-Type"] = "application/json"}, msgs[(i % #msgs) + 1])
+end
+LUA
+
+printf '%-44s %12s %10s %8s\n' "wrk -t2 -c$CONN, ${DUR}s, loopback" "requests/s" "latency" "ratio"
+for n in "${sizes[@]}"; do
+    work=$(mktemp -d /tmp/bench-chat-XXXXXX)
+    pids=()
+    uri=$(scripts/devstore.sh start "$work/store" 2>/dev/null | sed -n 's/^MONGO_URI=//p')
+    "$BENCH_BIN/store_bench" "$uri" --fill support "$n"
+    bare_port=$(free_port)
+    "$BENCH_BIN/civetweb_bare" "$bare_port" & pids+=($!)
+    export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri MONGO_DB=support LOG_LEVEL=warn
+    export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
+    for s in metrics escalation intent-agent support-agent gateway; do
+        "$BIN_DIR/$s" 2>>"$work/suite.log" & pids+=($!)
+    done
+    for _ in $(seq 1 150); do
+        curl -fs "localhost:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.2
+    done
+    curl -fs -XPOST "localhost:$PORT/api/chat" -H 'Content-Type: application/json' \
+        -d '{"message":"hello"}' >/dev/null
+    bare=$(wrk -t2 -c"$CONN" -d"${DUR}s" "http://127.0.0.1:$bare_port/" | tee "$work/bare.txt" | rps)
+    chat=$(wrk -t2 -c"$CONN" -d"${DUR}s" -s /tmp/bench-chat.lua \
+        "http://127.0.0.1:$PORT/api/chat" | tee "$work/chat.txt" | rps)
+    printf '%-44s %12s %10s %8s\n' "bare civetweb handler" "$bare" "$(lat <"$work/bare.txt")" "1.00"
+    printf '%-44s %12s %10s %8.4f\n' "POST /api/chat, $n messages stored" "$chat" \
+        "$(lat <"$work/chat.txt")" "$(echo "$chat / $bare" | bc -l)"
+    grep -h 'Non-2xx\|Socket errors' "$work/chat.txt" || true
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    scripts/devstore.sh destroy "$work/store" >/dev/null 2>&1 || true
+    rm -rf "$work"
+done
