@@ -205,7 +205,8 @@ def test_docs_and_openapi_served(suite):
     spec = r.json()
     assert spec["openapi"].startswith("3.")
     for path in ("/api/health", "/api/auth/signup", "/api/auth/login",
-                 "/api/auth/me", "/api/admin/users"):
+                 "/api/auth/me", "/api/admin/users", "/api/chat",
+                 "/api/chat/history"):
         assert path in spec["paths"], path
     r = suite.request("GET", "/docs")
     assert r.status == 200 and b"openapi.json" in r.body
