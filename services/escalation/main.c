@@ -5,6 +5,7 @@
 #include <mongoc/mongoc.h>
 
 #include "daemon.h"
+#include "knowledge.h"
 #include "log.h"
 #include "queue.h"
 
@@ -20,6 +21,17 @@ main(int argc, char **argv)
     mongoc_init();
     if (daemon_open_store(&cfg, "escalation", &store) != 0)
         goto out;
+    /* The knowledge base ships as a file; this daemon owns the collection. */
+    struct kb kb;
+    char err[512];
+    if (kb_load_file(&kb, cfg.knowledge_file, err, sizeof(err)) != 0) {
+        log_error("knowledge: %s", err);
+    } else {
+        if (kb_seed(store, &kb) == 0)
+            log_info("knowledge: %zu entries loaded from %s", kb.n,
+                cfg.knowledge_file);
+        kb_release(&kb);
+    }
     if (queue_init(&q, store) == 0)
         rv = daemon_serve(
             &cfg, "escalation", cfg.escalation_addr, queue_handle, &q, store);

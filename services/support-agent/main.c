@@ -2,25 +2,38 @@
  * support-agent - drafts a reply from the knowledge base (or an LLM) and
  * decides whether a human is needed.
  */
-#include "daemon.h"
-#include "log.h"
+#include <mongoc/mongoc.h>
 
-static void
-handle(struct bus_call *call, void *arg)
-{
-    (void)arg;
-    bus_call_reply(call, BUS_NOT_FOUND, "unknown method", NULL);
-}
+#include "daemon.h"
+#include "encoder.h"
+#include "log.h"
+#include "service.h"
 
 int
 main(int argc, char **argv)
 {
     struct config cfg;
-    int rv;
+    struct store *store;
+    struct encoder *enc = NULL;
+    struct support_service svc;
+    int rv = 1;
 
     daemon_init(argc, argv, "support-agent", SVC_SUPPORT, &cfg);
-    rv = daemon_serve(
-        &cfg, "support-agent", cfg.support_addr, handle, NULL, NULL);
+    mongoc_init();
+    if (encoder_load(&enc, cfg.encoder_dir) != 0)
+        log_warn("no sentence encoder in %s: keyword retrieval only",
+            cfg.encoder_dir);
+    if (daemon_open_store(&cfg, "support-agent", &store) != 0)
+        goto out;
+    if (support_service_start(&svc, store, enc, &daemon_stop) == 0) {
+        rv = daemon_serve(&cfg, "support-agent", cfg.support_addr,
+            support_service_handle, &svc, store);
+        support_service_stop(&svc);
+    }
+    store_close(store);
+out:
+    encoder_free(enc);
+    mongoc_cleanup();
     config_release(&cfg);
     return rv;
 }
