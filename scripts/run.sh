@@ -22,6 +22,7 @@ stop_all() {
         scripts/devstore.sh stop "$VAR_DIR/store" || true
     fi
     echo "run: stopped."
+    exit 0
 }
 trap stop_all INT TERM EXIT
 
@@ -60,4 +61,4 @@ cat <<MSG
 
 MSG
 wait -n "${pids[@]}" || true
-echo "run: a service exited" >&2
+echo "run: a service exited; stopping the rest" >&2
