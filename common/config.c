@@ -53,7 +53,7 @@ static const struct var vars[] = {
     {"BUS_WORKERS", I(bus_workers), "4", 1, 256,
         SVC_INTENT | SVC_SUPPORT | SVC_ESCALATION | SVC_METRICS, false,
         "worker threads of a daemon"},
-    {"BUS_CONTEXTS", I(bus_contexts), "64", 1, 4096,
+    {"BUS_CONTEXTS", I(bus_contexts), "1024", 1, 65536,
         SVC_INTENT | SVC_SUPPORT | SVC_ESCALATION | SVC_METRICS, false,
         "requests a daemon instance accepts at once"},
     {"BUS_TIMEOUT_MS", I(bus_timeout_ms), "5000", 10, 600000, SVC_GATEWAY,
@@ -112,6 +112,8 @@ static const struct var vars[] = {
     {"LLM_TIMEOUT_MS", I(llm_timeout_ms), "20000", 100, 600000,
         SVC_INTENT | SVC_SUPPORT, false,
         "deadline of one LLM call, retries included"},
+    {"LLM_JSON_MODE", I(llm_json_mode), "0", 0, 1, SVC_SUPPORT, false,
+        "1: ask the model for response_format json_object (OpenAI, vLLM)"},
 };
 
 static char **

@@ -69,6 +69,7 @@ struct config {
     char *llm_api_key;
     char *llm_model;
     int llm_timeout_ms;
+    int llm_json_mode;
 };
 
 /*

@@ -2,10 +2,12 @@
  * support-agent - drafts a reply from the knowledge base (or an LLM) and
  * decides whether a human is needed.
  */
+#include <curl/curl.h>
 #include <mongoc/mongoc.h>
 
 #include "daemon.h"
 #include "encoder.h"
+#include "llm.h"
 #include "log.h"
 #include "service.h"
 
@@ -16,22 +18,41 @@ main(int argc, char **argv)
     struct store *store;
     struct encoder *enc = NULL;
     struct support_service svc;
+    struct llm *llm = NULL;
     int rv = 1;
 
     daemon_init(argc, argv, "support-agent", SVC_SUPPORT, &cfg);
     mongoc_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cfg.llm_base_url[0] != '\0') {
+        struct llm_config lc = {
+            .base_url = cfg.llm_base_url,
+            .api_key = cfg.llm_api_key,
+            .model = cfg.llm_model,
+            .timeout_ms = cfg.llm_timeout_ms,
+            .max_retries = 2,
+            .json_mode = cfg.llm_json_mode,
+        };
+        if (llm_new(&llm, &lc) != 0) {
+            log_error("cannot start the LLM client");
+            goto out;
+        }
+        log_info("LLM mode: model %s at %s", cfg.llm_model, cfg.llm_base_url);
+    }
     if (encoder_load(&enc, cfg.encoder_dir) != 0)
         log_warn("no sentence encoder in %s: keyword retrieval only",
             cfg.encoder_dir);
     if (daemon_open_store(&cfg, "support-agent", &store) != 0)
         goto out;
-    if (support_service_start(&svc, store, enc, &daemon_stop) == 0) {
+    if (support_service_start(&svc, store, enc, llm, &daemon_stop) == 0) {
         rv = daemon_serve(&cfg, "support-agent", cfg.support_addr,
             support_service_handle, &svc, store);
         support_service_stop(&svc);
     }
     store_close(store);
 out:
+    llm_free(llm);
+    curl_global_cleanup();
     encoder_free(enc);
     mongoc_cleanup();
     config_release(&cfg);

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "compose.h"
 #include "intent.h"
+#include "llm_reply.h"
 #include "log.h"
 #include "support.pb-c.h"
 
@@ -68,13 +69,14 @@ refresher_main(void *arg)
 
 int
 support_service_start(struct support_service *s, struct store *store,
-    const struct encoder *enc, volatile sig_atomic_t *stop)
+    const struct encoder *enc, struct llm *llm, volatile sig_atomic_t *stop)
 {
     int64_t count = 0, last_log = 0;
 
     memset(s, 0, sizeof(*s));
     s->store = store;
     s->enc = enc;
+    s->llm = llm;
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
@@ -111,6 +113,109 @@ support_service_stop(struct support_service *s)
     pthread_cond_destroy(&s->stop_cv);
 }
 
+/* An LLM call in flight, with the built-in draft to fall back on. */
+struct llm_job {
+    struct bus_call *call;
+    char *fallback;
+    bool policy_human;
+    const char *policy_reason; /* static string */
+    char *ids[COMPOSE_MAX_IDS];
+    int nids;
+};
+
+static void
+llm_job_free(struct llm_job *j)
+{
+    free(j->fallback);
+    for (int i = 0; i < j->nids; i++)
+        free(j->ids[i]);
+    free(j);
+}
+
+static void
+send_draft(struct bus_call *call, const char *reply, bool needs_human,
+    const char *reason, char *const *ids, int nids, const char *mode)
+{
+    Support__DraftReply out = SUPPORT__DRAFT_REPLY__INIT;
+
+    out.reply = (char *)reply;
+    out.needs_human = needs_human;
+    out.reason = (char *)reason;
+    out.knowledge_ids = (char **)ids;
+    out.n_knowledge_ids = (size_t)nids;
+    out.agent_type = (char *)"support";
+    out.mode = (char *)mode;
+    bus_call_reply(call, BUS_OK, "ok", &out.base);
+}
+
+/* On the LLM client's thread: never blocks (the bus send is async). */
+static void
+on_llm(const struct llm_result *res, void *arg)
+{
+    struct llm_job *j = arg;
+    char *reply = NULL, why[128];
+    bool handoff = false;
+
+    if (res->error == LLM_OK
+        && llm_reply_parse(res->content, &reply, &handoff, why, sizeof(why))
+            == 0) {
+        bool human = handoff || j->policy_human;
+        send_draft(j->call, reply, human,
+            j->policy_human ? j->policy_reason
+                : handoff   ? "model_handoff"
+                            : "",
+            j->ids, j->nids, "llm");
+    } else {
+        log_warn("llm: %s (%s): built-in reply instead",
+            res->error == LLM_OK ? "unusable answer" : llm_strerror(res->error),
+            res->message);
+        send_draft(j->call, j->fallback, j->policy_human || j->nids == 0,
+            j->policy_reason, j->ids, j->nids, "builtin-fallback");
+    }
+    free(reply);
+    llm_job_free(j);
+}
+
+static bool
+is_policy(const char *reason)
+{
+    return strncmp(reason, "policy", 6) == 0;
+}
+
+/* Hand the draft to the model; false when that could not start. */
+static bool
+draft_with_llm(struct support_service *s, struct bus_call *call,
+    const Support__DraftRequest *in, const struct hit *hits, int n,
+    const struct draft *d)
+{
+    struct llm_job *j = calloc(1, sizeof(*j));
+    struct llm_prompt p;
+
+    if (j == NULL)
+        return false;
+    j->call = call;
+    j->fallback = strdup(d->reply);
+    j->policy_human = d->needs_human && is_policy(d->reason);
+    j->policy_reason = d->needs_human ? d->reason : "";
+    for (int i = 0; i < d->nids; i++)
+        if ((j->ids[j->nids] = strdup(d->ids[i])) != NULL)
+            j->nids++;
+    if (j->fallback == NULL
+        || llm_prompt_build(
+               &p, in->message, in->intent, in->history, in->n_history, hits, n)
+            != 0) {
+        llm_job_free(j);
+        return false;
+    }
+    int rv = llm_submit(s->llm, &p.req, on_llm, j);
+    llm_prompt_release(&p);
+    if (rv != 0) {
+        llm_job_free(j);
+        return false;
+    }
+    return true;
+}
+
 static void
 draft(struct bus_call *call, struct support_service *s)
 {
@@ -142,6 +247,11 @@ draft(struct bus_call *call, struct support_service *s)
     int n = retrieval_search(
         s->index, in->message, emb, intent, NULL, hits, SUPPORT_TOP_K);
     compose_reply(in->message, intent, in->confidence, hits, n, &d);
+    if (s->llm != NULL && draft_with_llm(s, call, in, hits, n, &d)) {
+        pthread_rwlock_unlock(&s->lock);
+        support__draft_request__free_unpacked(in, NULL);
+        return;
+    }
     out.reply = (char *)d.reply;
     out.needs_human = d.needs_human;
     out.reason = (char *)d.reason;

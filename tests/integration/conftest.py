@@ -186,3 +186,54 @@ def fresh_suite(store_uri):
     finally:
         s.stop_all()
         shutil.rmtree(root, ignore_errors=True)
+
+
+class FakeLLM:
+    """tests/fake_llm/server.py on a free port, with its control calls."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            ["python3", os.path.join(TOP, "tests", "fake_llm", "server.py"),
+             "--port", "0"], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("PORT "), line
+        self.url = f"http://127.0.0.1:{line.split()[1]}"
+
+    def control(self, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data,
+                                     method="POST" if data else "GET")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def requests(self):
+        return self.control("/_requests")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def fake_llm():
+    f = FakeLLM()
+    try:
+        yield f
+    finally:
+        f.stop()
+
+
+@pytest.fixture(scope="module")
+def llm_suite(store_uri, fake_llm):
+    """The suite with both agents in LLM mode against the fake server."""
+    root = tempfile.mkdtemp(prefix="suite-")
+    s = Suite(root, store_uri, {"LLM_BASE_URL": fake_llm.url + "/v1",
+                                "LLM_API_KEY": "sk-test-key",
+                                "LLM_MODEL": "fake-model",
+                                "LLM_TIMEOUT_MS": "3000"})
+    try:
+        s.start_all()
+        yield s
+    finally:
+        s.stop_all()
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,77 @@
+"""The chat pipeline in LLM mode, against the fake OpenAI-compatible server."""
+
+
+def chat(suite, message, **extra):
+    body = {"message": message}
+    body.update(extra)
+    return suite.request("POST", "/api/chat", body, timeout=30)
+
+
+def support_calls(fake):
+    return [r for r in fake.requests()
+            if "label" not in r["body"]["messages"][0]["content"].lower()]
+
+
+def test_reply_grounded_on_knowledge_and_history(llm_suite, fake_llm):
+    fake_llm.control("/_reset", {})
+    first = chat(llm_suite, "hello").json()
+    r = chat(llm_suite, "my parcel never came",
+             conversation_id=first["conversation_id"],
+             conversation_token=first["conversation_token"])
+    assert r.status == 200, r.body
+    b = r.json()
+    assert not b["escalated"]
+    calls = support_calls(fake_llm)
+    assert calls, "the support agent never called the LLM"
+    req = calls[-1]
+    assert req["headers"]["authorization"] == "Bearer sk-test-key"
+    body = req["body"]
+    assert body["model"] == "fake-model"
+    assert body["temperature"] == 0.2
+    msgs = body["messages"]
+    assert msgs[0]["role"] == "system"
+    # Grounded: the retrieved entry is in the prompt, and the reply is it.
+    assert "[shipping-lost-parcel]" in msgs[0]["content"], [m["content"][:80] for m in msgs[1:]]
+    assert "shipping-lost-parcel" in msgs[0]["content"]
+    # History: the earlier turn, then the message.
+    assert [m["role"] for m in msgs[1:]] == ["user", "assistant", "user"]
+    assert msgs[1]["content"] == "hello"
+    assert msgs[-1]["content"] == "my parcel never came"
+    assert b["response"] in msgs[0]["content"]
+
+
+def test_model_handoff_is_a_structured_field(llm_suite, fake_llm):
+    fake_llm.control("/_script", [{"content": '{"reply": "Let me get a '
+                                   'colleague.", "handoff": true, "reason": '
+                                   '"needs account access"}'}])
+    b = chat(llm_suite, "where is my order?").json()
+    assert b["escalated"] is True
+    assert b["escalation_reason"] == "model_handoff"
+    # A reply that merely mentions a human is not a handover.
+    fake_llm.control("/_script", [{"content": '```json\n{"reply": "A human '
+                                   'could also help, but: it ships in 2 days.'
+                                   '", "handoff": false}\n```'}])
+    b = chat(llm_suite, "where is my order?").json()
+    assert b["escalated"] is False
+    assert b["response"].startswith("A human could also help")
+
+
+def test_llm_failures_fall_back_to_built_in(llm_suite, fake_llm):
+    for step in ({"status": 500}, {"malformed": True},
+                 {"content": "I am not JSON"}, {"delay": 5}):
+        fake_llm.control("/_reset", {})
+        steps = [step] * 3 if "status" in step else [step]
+        fake_llm.control("/_script", steps)
+        r = chat(llm_suite, "how long does a refund take?")
+        assert r.status == 200, (step, r.body)
+        b = r.json()
+        assert "working days" in b["response"], (step, b)
+        assert b["escalated"] is False, (step, b)
+
+
+def test_complaint_policy_applies_in_llm_mode(llm_suite, fake_llm):
+    fake_llm.control("/_reset", {})
+    b = chat(llm_suite, "This is unacceptable, I want to file a complaint "
+                        "about your terrible service").json()
+    assert b["escalated"] is True
+    assert b["intent"] == "complaint"
