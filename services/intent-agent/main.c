@@ -3,11 +3,14 @@
  * intents. `--classify` runs the same code over JSON lines on stdin.
  */
 #include <stdio.h>
+
+#include <curl/curl.h>
 #include <string.h>
 
 #include "classify_cli.h"
 #include "daemon.h"
 #include "encoder.h"
+#include "llm.h"
 #include "log.h"
 #include "service.h"
 
@@ -18,6 +21,8 @@ main(int argc, char **argv)
     struct encoder *enc = NULL;
     struct classifier *clf = NULL;
     struct intent_service svc;
+    struct llm *llm = NULL;
+    enum intent_mode mode = MODE_BUILTIN;
     bool cli = argc > 1 && strcmp(argv[1], "--classify") == 0;
     int rv = 1;
 
@@ -32,14 +37,33 @@ main(int argc, char **argv)
     log_info("intent model %s loaded (%s)", cfg.intent_model,
         classifier_uses_encoder(clf) ? "n-grams + sentence encoder"
                                      : "n-grams");
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (strcmp(cfg.intent_mode, "builtin") != 0) {
+        struct llm_config lc = {
+            .base_url = cfg.llm_base_url,
+            .api_key = cfg.llm_api_key,
+            .model = cfg.llm_model,
+            .timeout_ms = cfg.llm_timeout_ms,
+            .max_retries = 1,
+        };
+        mode = strcmp(cfg.intent_mode, "llm") == 0 ? MODE_LLM : MODE_HYBRID;
+        if (cfg.llm_base_url[0] == '\0' || llm_new(&llm, &lc) != 0) {
+            log_error("INTENT_MODE=%s needs LLM_BASE_URL", cfg.intent_mode);
+            goto out;
+        }
+        log_info("intent mode %s: model %s", cfg.intent_mode, cfg.llm_model);
+    }
     if (cli) {
         rv = classify_cli_run(stdin, stdout, clf) == 0 ? 0 : 1;
-    } else if (intent_service_start(&svc, clf, cfg.intent_batchers) == 0) {
+    } else if (intent_service_start(&svc, clf, llm, mode, cfg.intent_batchers)
+        == 0) {
         rv = daemon_serve(&cfg, "intent-agent", cfg.intent_addr,
             intent_service_handle, &svc, NULL);
         intent_service_stop(&svc);
     }
 out:
+    llm_free(llm);
+    curl_global_cleanup();
     classifier_free(clf);
     encoder_free(enc);
     config_release(&cfg);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "intent.pb-c.h"
+#include "llm_intent.h"
 #include "log.h"
 
 struct intent_job {
@@ -14,20 +15,78 @@ struct intent_job {
 };
 
 static void
-reply(struct intent_job *j, const struct classify_result *res)
+reply_as(struct intent_job *j, const struct classify_result *res, int intent,
+    float confidence, const char *source, const char *why)
 {
     Intent__ClassifyReply out = INTENT__CLASSIFY_REPLY__INIT;
 
-    out.intent = (char *)intent_name(res->intent);
-    out.confidence = res->confidence;
+    out.intent = (char *)intent_name(intent);
+    out.confidence = confidence;
+    out.fallback_reason = (char *)why;
     out.scores = (float *)res->scores;
     out.n_scores = INTENT_COUNT;
     if (res->has_embedding && j->want_embedding) {
         out.embedding = (float *)res->embedding;
         out.n_embedding = ENCODER_DIM;
     }
-    out.source = (char *)"builtin";
+    out.source = (char *)source;
     bus_call_reply(j->call, BUS_OK, "ok", &out.base);
+}
+
+static void
+reply(struct intent_job *j, const struct classify_result *res)
+{
+    reply_as(j, res, res->intent, res->confidence, "builtin", "");
+}
+
+/* An LLM call in flight: the built-in result waits as the fallback. */
+struct llm_pending {
+    struct intent_job *job;
+    struct classify_result res;
+};
+
+static void
+on_llm(const struct llm_result *r, void *arg)
+{
+    struct llm_pending *p = arg;
+    int label = r->error == LLM_OK ? intent_parse_answer(r->content) : -1;
+
+    if (label >= 0) {
+        /* The model gives no probability: the built-in one when the two
+         * agree, else a fixed middling confidence. */
+        float conf = label == p->res.intent ? p->res.confidence : 0.7f;
+        reply_as(p->job, &p->res, label, conf, "llm", "");
+    } else {
+        const char *why = r->error != LLM_OK ? llm_strerror(r->error)
+                                             : "answer outside the labels";
+        log_warn("llm intent: %s: built-in answer instead", why);
+        reply_as(p->job, &p->res, p->res.intent, p->res.confidence,
+            "builtin-fallback", why);
+    }
+    free(p->job->text);
+    free(p->job);
+    free(p);
+}
+
+/* Ask the model about job; false when that could not start. */
+static bool
+ask_llm(struct intent_service *s, struct intent_job *j,
+    const struct classify_result *res)
+{
+    struct llm_pending *p = malloc(sizeof(*p));
+    struct intent_prompt prompt;
+
+    if (p == NULL || intent_prompt_build(&prompt, j->text) != 0) {
+        free(p);
+        return false;
+    }
+    p->job = j;
+    p->res = *res;
+    int rv = llm_submit(s->llm, &prompt.req, on_llm, p);
+    intent_prompt_release(&prompt);
+    if (rv != 0)
+        free(p);
+    return rv == 0;
 }
 
 static void
@@ -41,6 +100,12 @@ run_batch(struct intent_service *s, struct intent_job **jobs, int n)
     /* Every text is encoded: the embedding goes on to the support agent. */
     int rv = classifier_classify(s->clf, texts, (size_t)n, NULL, 0, res);
     for (int i = 0; i < n; i++) {
+        bool llm = rv == 0 && s->llm != NULL
+            && (s->mode == MODE_LLM
+                || (s->mode == MODE_HYBRID
+                    && res[i].confidence < INTENT_HYBRID_BELOW));
+        if (llm && ask_llm(s, jobs[i], &res[i]))
+            continue; /* answered from the LLM's callback */
         if (rv == 0) {
             reply(jobs[i], &res[i]);
         } else {
@@ -79,11 +144,13 @@ batcher_main(void *arg)
 }
 
 int
-intent_service_start(
-    struct intent_service *s, struct classifier *clf, int batchers)
+intent_service_start(struct intent_service *s, struct classifier *clf,
+    struct llm *llm, enum intent_mode mode, int batchers)
 {
     memset(s, 0, sizeof(*s));
     s->clf = clf;
+    s->llm = llm;
+    s->mode = llm != NULL ? mode : MODE_BUILTIN;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (batchers < 1)

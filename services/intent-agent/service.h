@@ -8,6 +8,12 @@
  * is queued (up to INTENT_BATCH_MAX) and run it as one batch, so under load
  * the encoder's matrix products grow from one message's ~14 rows to
  * hundreds, with no added wait when the daemon is idle.
+ *
+ * LLM mode asks the model for every message, hybrid mode only when the
+ * built-in model is unsure; the built-in result (and its embedding, which
+ * the support agent needs anyway) is always computed first and answers when
+ * the model times out, fails or says something outside the seven labels
+ * (source "builtin-fallback" with the reason).
  */
 #ifndef INTENT_SERVICE_H
 #define INTENT_SERVICE_H
@@ -17,6 +23,7 @@
 
 #include "bus.h"
 #include "classifier.h"
+#include "llm.h"
 
 /* Longest text classified; longer ones are cut (the encoder sees 256
  * tokens at most anyway). */
@@ -26,8 +33,15 @@
 
 struct intent_job;
 
+enum intent_mode { MODE_BUILTIN, MODE_LLM, MODE_HYBRID };
+
+/* In hybrid mode the LLM is asked when the built-in model is less sure. */
+#define INTENT_HYBRID_BELOW 0.60f
+
 struct intent_service {
     struct classifier *clf;
+    struct llm *llm; /* NULL in built-in mode */
+    enum intent_mode mode;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct intent_job *head, *tail;
@@ -37,8 +51,8 @@ struct intent_service {
 };
 
 /* Start `batchers` classifying threads over clf (borrowed). 0 or -1. */
-int intent_service_start(
-    struct intent_service *s, struct classifier *clf, int batchers);
+int intent_service_start(struct intent_service *s, struct classifier *clf,
+    struct llm *llm, enum intent_mode mode, int batchers);
 
 /* Classify what is queued, then stop the threads. */
 void intent_service_stop(struct intent_service *s);

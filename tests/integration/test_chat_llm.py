@@ -75,3 +75,45 @@ def test_complaint_policy_applies_in_llm_mode(llm_suite, fake_llm):
                         "about your terrible service").json()
     assert b["escalated"] is True
     assert b["intent"] == "complaint"
+
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from conftest import Suite
+
+
+@pytest.fixture(scope="module")
+def intent_llm_suite(store_uri, fake_llm):
+    root = tempfile.mkdtemp(prefix="suite-")
+    s = Suite(root, store_uri, {"LLM_BASE_URL": fake_llm.url,
+                                "INTENT_MODE": "llm",
+                                "LLM_TIMEOUT_MS": "2000"})
+    try:
+        s.start_all()
+        yield s
+    finally:
+        s.stop_all()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_intent_from_the_llm_with_fallback(intent_llm_suite, fake_llm):
+    s = intent_llm_suite
+    fake_llm.control("/_reset", {})
+    # The intent call comes first: the model's label is used.
+    fake_llm.control("/_script", [{"content": "billing"}])
+    b = chat(s, "hello there").json()
+    assert b["intent"] == "billing"
+    intent_calls = [r for r in fake_llm.requests()
+                    if "label" in r["body"]["messages"][0]["content"]]
+    assert intent_calls[0]["body"]["temperature"] == 0.3
+    assert intent_calls[0]["body"]["messages"][1]["content"] == "hello there"
+    # Outside the seven labels, an error, a timeout: the built-in model.
+    for step in ({"content": "banana"}, {"status": 400}, {"delay": 3}):
+        fake_llm.control("/_reset", {})
+        fake_llm.control("/_script", [step])
+        b = chat(s, "the app crashes on login").json()
+        assert b["intent"] == "technical", (step, b)
