@@ -80,9 +80,14 @@ support_service_start(struct support_service *s, struct store *store,
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
-    /* The escalation daemon seeds the collection; wait for it. */
-    while (
-        kb_count(store, &count) != 0 || count == 0 || reload(s, count) != 0) {
+    /*
+     * The escalation daemon seeds the collection; wait for it, and for the
+     * count to hold still, so the first index is not of a half-seeded set.
+     */
+    int64_t seen = -1;
+    while (kb_count(store, &count) != 0 || count == 0 || count != seen
+        || reload(s, count) != 0) {
+        seen = count;
         if (*stop)
             return -1;
         if (clock_mono_ms() - last_log > 5000) {
