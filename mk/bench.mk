@@ -34,3 +34,8 @@ bench-store: $(BENCH_BIN)/store_bench build/tools/devstore
 bench: bench-chat
 bench-chat: build-all
 	@BIN_DIR=$(BIN) BENCH_BIN=$(BENCH_BIN) bench/chat.sh
+
+.PHONY: bench-llm
+bench: bench-llm
+bench-llm: build-all
+	@BIN_DIR=$(BIN) bench/llm.sh

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# 512 concurrent chats against a fake OpenAI-compatible LLM that answers in
+# 1 s: chats/s, latency percentiles, errors, gateway and agent RSS.
+#   bench/llm.sh            (make bench-llm; CONN=512 DELAY=1 DUR=20)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+BIN_DIR=${BIN_DIR:-build/bin}
+CONN=${CONN:-512}
+DELAY=${DELAY:-1}
+DUR=${DUR:-20}
+work=$(mktemp -d /tmp/bench-llm-XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    scripts/devstore.sh destroy "$work/store" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss() { awk '/VmRSS/ {print int($2/1024) " MB"}' "/proc/$1/status" 2>/dev/null; }
+
+uri=$(scripts/devstore.sh start "$work/store" 2>/dev/null | sed -n 's/^MONGO_URI=//p')
+python3 tests/fake_llm/server.py --port 0 --delay "$DELAY" >"$work/llm.port" &
+pids+=($!)
+for _ in $(seq 1 50); do [ -s "$work/llm.port" ] && break; sleep 0.1; done
+llm_port=$(sed -n 's/^PORT //p' "$work/llm.port")
+export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri LOG_LEVEL=warn
+export LLM_BASE_URL=http://127.0.0.1:$llm_port/v1 LLM_MODEL=fake
+export HTTP_THREADS=$((CONN + 64)) SUPPORT_TIMEOUT_MS=30000
+declare -A pid_of
+for s in metrics escalation intent-agent support-agent gateway; do
+    "$BIN_DIR/$s" 2>>"$work/suite.log" &
+    pids+=($!)
+    pid_of[$s]=$!
+done
+for _ in $(seq 1 150); do curl -fs "localhost:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.2; done
+
+cat >"$work/chat.lua" <<'LUA'
+local msgs = {"where is my order?", "how long does a refund take?",
+  "my card was charged twice", "the app crashes on login",
+  "do you ship to Norway?", "how do I reset my password?"}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/api/chat", {["Content-Type"] = "application/json"},
+    '{"message":"' .. msgs[(i % #msgs) + 1] .. '"}')
+end
+LUA
+echo "gateway RSS idle: $(rss "${pid_of[gateway]}")"
+wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 30s --latency -s "$work/chat.lua" \
+    "http://127.0.0.1:$PORT/api/chat" | tee "$work/wrk.txt" |
+    grep -E 'Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx|Socket errors'
+echo "gateway RSS under load (after): $(rss "${pid_of[gateway]}")"
+echo "support-agent RSS: $(rss "${pid_of[support-agent]}"), intent-agent RSS: $(rss "${pid_of[intent-agent]}")"
+grep -c ERROR "$work/suite.log" | sed 's/^/ERROR log lines: /'
