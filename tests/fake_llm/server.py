@@ -11,7 +11,9 @@ Prints "PORT <n>" first. POST /v1/chat/completions answers like OpenAI:
 Control endpoints (for tests): POST /_script [steps...] queues scripted
 answers consumed one per call, each {"status", "delay", "content",
 "retry_after", "malformed", "huge", "drop"}; POST /_config {"delay"};
-GET /_requests lists every call (headers and JSON body); POST /_reset.
+GET /_requests lists every call but the control ones (method, path,
+headers with lower-case names, JSON body or null); POST /_reset clears the
+calls, the script and the delay.
 asyncio, so hundreds of slow calls can be open at once.
 """
 import argparse
@@ -49,7 +51,7 @@ def default_content(body):
             if any(w in text + " " for w in words):
                 return label
         return "other"
-    m = re.search(r"answer:\s*(.+)", system)
+    m = re.search(r"^answer:[ \t]*(.+)$", system, re.M)
     reply = m.group(1).strip() if m else "Thanks for your message, I am happy to help."
     handoff = any(w in text for w in ("terrible", "complaint", "angry",
                                       "unacceptable", "lawyer"))
@@ -76,12 +78,17 @@ async def respond(writer, status, body, ctype="application/json", extra=""):
     await writer.drain()
 
 
-async def handle_completion(writer, headers, body):
+def record(method, path, headers, body):
     try:
         parsed = json.loads(body or b"{}")
     except ValueError:
         parsed = None
-    STATE["requests"].append({"headers": headers, "body": parsed})
+    STATE["requests"].append({"method": method, "path": path,
+                              "headers": headers, "body": parsed})
+    return parsed
+
+
+async def handle_completion(writer, parsed):
     step = STATE["script"].pop(0) if STATE["script"] else {}
     await asyncio.sleep(step.get("delay", STATE["delay"]))
     if step.get("drop"):
@@ -89,14 +96,15 @@ async def handle_completion(writer, headers, body):
         return False
     status = step.get("status", 200)
     if step.get("huge"):
-        await respond(writer, 200, b"x" * int(step["huge"]))
+        await respond(writer, status, b"x" * int(step["huge"]))
     elif step.get("malformed"):
         await respond(writer, status, b"{not json at all")
     elif status != 200:
         extra = (f"Retry-After: {step['retry_after']}\r\n"
                  if "retry_after" in step else "")
-        await respond(writer, status, b'{"error":{"message":"scripted"}}',
-                      extra=extra)
+        body = (completion(step["content"]) if "content" in step
+                else b'{"error":{"message":"scripted"}}')
+        await respond(writer, status, body, extra=extra)
     else:
         content = step.get("content")
         if content is None:
@@ -121,18 +129,20 @@ async def serve(reader, writer):
                 headers[k.strip().lower()] = v.strip()
             n = int(headers.get("content-length", "0") or 0)
             body = await reader.readexactly(n) if n else b""
+            if not path.startswith("/_"):
+                parsed = record(method, path, headers, body)
             if method == "POST" and path == "/v1/chat/completions":
-                if not await handle_completion(writer, headers, body):
+                if not await handle_completion(writer, parsed or {}):
                     return
-            elif path == "/_script":
+            elif method == "POST" and path == "/_script":
                 STATE["script"].extend(json.loads(body))
                 await respond(writer, 200, b"{}")
-            elif path == "/_config":
+            elif method == "POST" and path == "/_config":
                 STATE["delay"] = float(json.loads(body).get("delay", 0))
                 await respond(writer, 200, b"{}")
             elif path == "/_requests":
                 await respond(writer, 200, json.dumps(STATE["requests"]).encode())
-            elif path == "/_reset":
+            elif method == "POST" and path == "/_reset":
                 STATE.update(script=[], requests=[], delay=0.0)
                 await respond(writer, 200, b"{}")
             else:
