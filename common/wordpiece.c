@@ -122,38 +122,116 @@ wordpiece_free(struct wordpiece *w)
 
 /* ---- characters --------------------------------------------------------- */
 
-/* Decode one code point; invalid bytes give 0xFFFD and advance one byte. */
+/*
+ * What the model's tokenizer does with a code point: drop it (control and
+ * format characters, non-spacing marks), split on it (white space), or
+ * make it a token of its own (CJK ideographs, punctuation). Letters and
+ * everything else stay in the word.
+ */
+enum cp_kind { CP_LETTER, CP_DROP, CP_SPACE, CP_CJK, CP_PUNCT };
+
+struct cp_class {
+    uint32_t lo, hi;
+    enum cp_kind kind;
+};
+
+/* A code point's normal form: NFD, marks dropped, lower-cased. */
+struct cp_map {
+    uint32_t cp;
+    uint32_t to[3]; /* 0-terminated when shorter */
+};
+
+#include "wordpiece_tables.inc"
+
+#define NCLASSES (sizeof(cp_classes) / sizeof(cp_classes[0]))
+#define NMAPS (sizeof(cp_maps) / sizeof(cp_maps[0]))
+
+static enum cp_kind
+kind_of(uint32_t c)
+{
+    size_t lo = 0, hi = NCLASSES;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c < cp_classes[mid].lo)
+            hi = mid;
+        else if (c > cp_classes[mid].hi)
+            lo = mid + 1;
+        else
+            return cp_classes[mid].kind;
+    }
+    return CP_LETTER;
+}
+
+/* Normalise c into out (1 to 3 code points); returns how many. */
+static size_t
+normalize(uint32_t c, uint32_t out[3])
+{
+    size_t lo = 0, hi = NMAPS;
+
+    if (c >= 0xac00 && c <= 0xd7a3) { /* Hangul syllable: NFD by formula */
+        uint32_t s = c - 0xac00;
+        out[0] = 0x1100 + s / 588;
+        out[1] = 0x1161 + (s % 588) / 28;
+        out[2] = 0x11a7 + s % 28;
+        return s % 28 ? 3 : 2;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c < cp_maps[mid].cp) {
+            hi = mid;
+        } else if (c > cp_maps[mid].cp) {
+            lo = mid + 1;
+        } else {
+            size_t n = 0;
+            while (n < 3 && cp_maps[mid].to[n] != 0) {
+                out[n] = cp_maps[mid].to[n];
+                n++;
+            }
+            return n;
+        }
+    }
+    out[0] = c;
+    return 1;
+}
+
+/*
+ * Decode one code point. Anything that is not well-formed UTF-8 (bad or
+ * missing continuation bytes, overlong forms, surrogates, > U+10FFFF)
+ * gives U+FFFD, which is dropped, and advances one byte.
+ */
 static uint32_t
 next_cp(const unsigned char **p)
 {
     const unsigned char *s = *p;
-    uint32_t c = s[0];
+    uint32_t c = s[0], min;
     int k;
 
-    if (c < 0x80) {
-        *p = s + 1;
+    *p = s + 1;
+    if (c < 0x80)
         return c;
-    }
     if (c >= 0xc2 && c <= 0xdf) {
         k = 1;
         c &= 0x1f;
+        min = 0x80;
     } else if (c >= 0xe0 && c <= 0xef) {
         k = 2;
         c &= 0x0f;
+        min = 0x800;
     } else if (c >= 0xf0 && c <= 0xf4) {
         k = 3;
         c &= 0x07;
+        min = 0x10000;
     } else {
-        *p = s + 1;
         return 0xfffd;
     }
     for (int i = 1; i <= k; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *p = s + 1;
+        if ((s[i] & 0xc0) != 0x80)
             return 0xfffd;
-        }
         c = (c << 6) | (s[i] & 0x3f);
     }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0xfffd;
     *p = s + k + 1;
     return c;
 }
@@ -183,112 +261,6 @@ put_cp(char *out, uint32_t c)
     return 4;
 }
 
-static bool
-is_space(uint32_t c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xa0
-        || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x202f
-        || c == 0x205f || c == 0x3000;
-}
-
-/* Control and format characters BERT drops (tab, newline, CR are spaces). */
-static bool
-is_control(uint32_t c)
-{
-    return c == 0 || c == 0xfffd || (c < 0x20) || (c >= 0x7f && c <= 0x9f)
-        || c == 0xad || (c >= 0x200b && c <= 0x200f)
-        || (c >= 0x202a && c <= 0x202e) || (c >= 0x2060 && c <= 0x2064)
-        || c == 0xfeff;
-}
-
-static bool
-is_punct(uint32_t c)
-{
-    if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96)
-        || (c >= 123 && c <= 126))
-        return true;
-    return c == 0xa1 || c == 0xa7 || c == 0xab || c == 0xb6 || c == 0xb7
-        || c == 0xbb || c == 0xbf || c == 0x37e || c == 0x387
-        || (c >= 0x2010 && c <= 0x2027) || (c >= 0x2030 && c <= 0x2043)
-        || (c >= 0x2045 && c <= 0x2051) || (c >= 0x2053 && c <= 0x205e)
-        || (c >= 0x3001 && c <= 0x3003) || (c >= 0x3008 && c <= 0x3011)
-        || (c >= 0x3014 && c <= 0x301f) || (c >= 0xff01 && c <= 0xff03)
-        || (c >= 0xff05 && c <= 0xff0a) || (c >= 0xff0c && c <= 0xff0f)
-        || c == 0xff1a || c == 0xff1b || c == 0xff1f || c == 0xff20;
-}
-
-static bool
-is_cjk(uint32_t c)
-{
-    return (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf)
-        || (c >= 0x20000 && c <= 0x2a6df) || (c >= 0x2a700 && c <= 0x2b73f)
-        || (c >= 0x2b740 && c <= 0x2b81f) || (c >= 0x2b820 && c <= 0x2ceaf)
-        || (c >= 0xf900 && c <= 0xfaff) || (c >= 0x2f800 && c <= 0x2fa1f);
-}
-
-/* Base letters of the accented lower-case letters U+00E0..U+017F. */
-static const char latin_base[] =
-    /* e0 */ "aaaaaaæceeeeiiii"
-             /* f0 */ "ðnooooo÷øuuuuyþy"
-             /* 100 */ "aaaaaaccccccccdd"
-             /* 110 */ "đđeeeeeeeeeegggg"
-             /* 120 */ "gggghhħħiiiiiiii"
-             /* 130 */ "iıĳĳjjkkĸllllllŀ"
-             /* 140 */ "ŀłłnnnnnnŉŋŋoooo"
-             /* 150 */ "ooœœrrrrrrssssss"
-             /* 160 */ "ssttttŧŧuuuuuuuu"
-             /* 170 */ "uuuuwwyyyzzzzzzſ";
-
-/* Lower-case c (Latin, Greek, Cyrillic), as Python's str.lower() does. */
-static uint32_t
-lower(uint32_t c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c + 32;
-    if (c < 0xc0)
-        return c;
-    if (c <= 0xde && c != 0xd7)
-        return c + 32;
-    if (c >= 0x100 && c <= 0x137 && c != 0x130)
-        return c | 1;
-    if (c == 0x130)
-        return 'i';
-    if (c >= 0x139 && c <= 0x148)
-        return (c & 1) ? c + 1 : c;
-    if (c >= 0x14a && c <= 0x177)
-        return c | 1;
-    if (c == 0x178)
-        return 0xff;
-    if (c >= 0x179 && c <= 0x17e)
-        return (c & 1) ? c + 1 : c;
-    if (c >= 0x391 && c <= 0x3ab && c != 0x3a2)
-        return c + 32;
-    if (c >= 0x410 && c <= 0x42f)
-        return c + 32;
-    if (c >= 0x400 && c <= 0x40f)
-        return c + 80;
-    return c;
-}
-
-/*
- * Accents off, as NFD + dropping combining marks does. Returns the base
- * letter, the same c when it has none, or 0 for a combining mark.
- */
-static uint32_t
-strip_accent(uint32_t c)
-{
-    if (c >= 0x300 && c <= 0x36f)
-        return 0;
-    if (c < 0xe0 || c > 0x17f)
-        return c;
-    /* Only letters that NFD decomposes map to ASCII in the table. */
-    const unsigned char *q = (const unsigned char *)latin_base;
-    uint32_t cp = 0;
-    for (uint32_t i = 0; i <= c - 0xe0; i++)
-        cp = next_cp(&q);
-    return cp < 0x80 ? cp : c;
-}
-
 /* ---- tokenizing --------------------------------------------------------- */
 
 struct out {
@@ -305,16 +277,37 @@ emit(struct out *o, int32_t id)
     return true;
 }
 
-/* WordPiece one normalised word (UTF-8, nchars code points). */
+/* The normalised word being gathered; longer than the cap it is [UNK]. */
+struct word {
+    char buf[WORD_CHARS_MAX * 4];
+    size_t len, chars;
+};
+
+static void
+word_add(struct word *wd, uint32_t c)
+{
+    if (wd->chars < WORD_CHARS_MAX)
+        wd->len += put_cp(wd->buf + wd->len, c);
+    wd->chars++;
+}
+
+/*
+ * WordPiece the gathered word (greedy longest match first, "##" on the
+ * pieces after the first; a word with an unknown piece is one [UNK]) and
+ * start a new one. False once the ids are full.
+ */
 static bool
-wordpiece_word(const struct wordpiece *w, const char *word, size_t len,
-    size_t nchars, struct out *o)
+word_flush(const struct wordpiece *w, struct word *wd, struct out *o)
 {
     char buf[TOKEN_BYTES_MAX + 3];
     int32_t pieces[WORD_CHARS_MAX];
-    size_t np = 0, start = 0;
+    size_t np = 0, start = 0, len = wd->len, chars = wd->chars;
+    const char *word = wd->buf;
 
-    if (nchars > WORD_CHARS_MAX)
+    wd->len = wd->chars = 0;
+    if (chars == 0)
+        return true;
+    if (chars > WORD_CHARS_MAX)
         return emit(o, w->unk);
     while (start < len) {
         size_t end = len;
@@ -349,59 +342,37 @@ wordpiece_encode(
 {
     struct out o = {ids, 0, max};
     const unsigned char *p = (const unsigned char *)text;
-    char word[WORD_CHARS_MAX * 4 + 8];
-    size_t wlen = 0, wchars = 0;
-    bool full = false, long_word = false;
+    struct word wd = {.len = 0, .chars = 0};
+    bool ok = true;
 
     if (max < 2)
         return 0;
     ids[o.n++] = w->cls;
-    while (*p && !full) {
-        uint32_t c = next_cp(&p);
-        bool split = false, alone = false;
+    while (*p && ok) {
+        uint32_t c = next_cp(&p), m[3];
+        enum cp_kind kind = kind_of(c);
+        size_t nm;
 
-        if (is_space(c)) {
-            split = true;
-        } else if (is_control(c)) {
+        if (kind == CP_DROP)
             continue;
-        } else {
-            c = strip_accent(lower(c));
-            if (c == 0)
-                continue;
-            if (is_punct(c) || is_cjk(c))
-                split = alone = true;
+        if (kind == CP_SPACE) {
+            ok = word_flush(w, &wd, &o);
+            continue;
         }
-        if (split && wlen + wchars > 0) {
-            if (long_word)
-                full = !emit(&o, w->unk);
-            else
-                full = !wordpiece_word(w, word, wlen, wchars, &o);
-            wlen = wchars = 0;
-            long_word = false;
-        }
-        if (full)
-            break;
-        if (alone) {
-            char one[4];
-            size_t n = put_cp(one, c);
-            int32_t id = lookup(w, one, n);
-            full = !emit(&o, id >= 0 ? id : w->unk);
-        } else if (!split) {
-            if (wchars >= WORD_CHARS_MAX) {
-                long_word = true;
-                wchars++;
+        nm = normalize(c, m);
+        for (size_t i = 0; i < nm && ok; i++) {
+            if (kind == CP_CJK || kind_of(m[i]) == CP_PUNCT) {
+                /* A token of its own. */
+                ok = word_flush(w, &wd, &o);
+                word_add(&wd, m[i]);
+                ok = ok && word_flush(w, &wd, &o);
             } else {
-                wlen += put_cp(word + wlen, c);
-                wchars++;
+                word_add(&wd, m[i]);
             }
         }
     }
-    if (!full && wchars > 0) {
-        if (long_word)
-            emit(&o, w->unk);
-        else
-            wordpiece_word(w, word, wlen, wchars, &o);
-    }
+    if (ok)
+        word_flush(w, &wd, &o);
     ids[o.n++] = w->sep;
     return o.n;
 }

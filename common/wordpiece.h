@@ -1,7 +1,10 @@
 /*
- * wordpiece.h - BERT's uncased tokenizer: clean the text, lower-case,
- * strip accents, split on white space, punctuation and CJK characters,
- * then greedy longest-match-first WordPiece against vocab.txt.
+ * wordpiece.h - BERT's uncased tokenizer as all-MiniLM-L6-v2 runs it: drop
+ * control and format characters, NFD and drop non-spacing marks,
+ * lower-case, split on white space, punctuation and CJK ideographs, then
+ * greedy longest-match-first WordPiece against vocab.txt (a word over 100
+ * characters is [UNK]). The Unicode tables (wordpiece_tables.inc) are read
+ * off Hugging Face's tokenizer by tools/gen-wordpiece-tables.py.
  */
 #ifndef COMMON_WORDPIECE_H
 #define COMMON_WORDPIECE_H

