@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """A fake OpenAI-compatible chat-completions server for tests (stdlib only).
 
-    server.py [--port N] [--delay SECONDS]
+    server.py [--port N | N] [--delay SECONDS] [--script FILE]
 
-Prints "PORT <n>" first. POST /v1/chat/completions answers like OpenAI:
+Listens on 127.0.0.1 (port 0: a free one) and prints "PORT <n>" first. POST /v1/chat/completions answers like OpenAI:
 - a prompt asking for an intent label gets a label from keyword rules;
 - any other prompt gets JSON {"reply", "handoff", "reason"}: the reply is the
   first knowledge snippet's answer found in the system prompt, handoff is
   true for complaint-like messages.
 Control endpoints (for tests): POST /_script [steps...] queues scripted
 answers consumed one per call, each {"status", "delay", "content",
-"retry_after", "malformed", "huge", "drop"}; POST /_config {"delay"};
+"retry_after", "malformed", "huge", "drop"} plus "chunked" (huge as a
+chunked body, no Content-Length), "body" (a raw body string), "headers"
+({name: value} added to the reply); --script FILE preloads such a list;
+POST /_config {"delay"}; GET /_stats {"calls", "in_flight", "peak"} (peak
+completions open at once since the last reset);
 GET /_requests lists every call but the control ones (method, path,
 headers with lower-case names, JSON body or null); POST /_reset clears the
 calls, the script and the delay.
@@ -22,7 +26,8 @@ import json
 import re
 import sys
 
-STATE = {"script": [], "requests": [], "delay": 0.0}
+STATE = {"script": [], "requests": [], "delay": 0.0, "calls": 0,
+         "in_flight": 0, "peak": 0}
 
 INTENT_RULES = [
     ("refund", ("refund", "money back", "reimburse")),
@@ -69,12 +74,27 @@ def completion(content):
                   "total_tokens": 2}}).encode()
 
 
-async def respond(writer, status, body, ctype="application/json", extra=""):
-    reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests",
-              500: "Internal Server Error"}.get(status, "Status")
+async def respond(writer, status, body, ctype="application/json", extra="",
+                  chunked=False):
+    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized",
+              404: "Not Found", 408: "Request Timeout",
+              429: "Too Many Requests", 500: "Internal Server Error",
+              502: "Bad Gateway", 503: "Service Unavailable"}.get(status,
+                                                                  "Status")
+    length = ("Transfer-Encoding: chunked\r\n" if chunked
+              else f"Content-Length: {len(body)}\r\n")
     head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
-            f"Content-Length: {len(body)}\r\n{extra}\r\n").encode()
-    writer.write(head + body)
+            f"{length}{extra}\r\n").encode()
+    if not chunked:
+        writer.write(head + body)
+        await writer.drain()
+        return
+    writer.write(head)
+    for i in range(0, len(body), 16384):
+        part = body[i:i + 16384]
+        writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+        await writer.drain()
+    writer.write(b"0\r\n\r\n")
     await writer.drain()
 
 
@@ -90,18 +110,35 @@ def record(method, path, headers, body):
 
 async def handle_completion(writer, parsed):
     step = STATE["script"].pop(0) if STATE["script"] else {}
+    STATE["calls"] += 1
+    STATE["in_flight"] += 1
+    STATE["peak"] = max(STATE["peak"], STATE["in_flight"])
+    try:
+        return await answer(writer, parsed, step)
+    finally:
+        STATE["in_flight"] -= 1
+
+
+async def answer(writer, parsed, step):
     await asyncio.sleep(step.get("delay", STATE["delay"]))
     if step.get("drop"):
         writer.close()
         return False
     status = step.get("status", 200)
+    extra = "".join(f"{k}: {v}\r\n"
+                    for k, v in step.get("headers", {}).items())
+    if "retry_after" in step:
+        extra += f"Retry-After: {step['retry_after']}\r\n"
+    chunked = bool(step.get("chunked"))
     if step.get("huge"):
-        await respond(writer, status, b"x" * int(step["huge"]))
+        await respond(writer, status, b"x" * int(step["huge"]), extra=extra,
+                      chunked=chunked)
     elif step.get("malformed"):
-        await respond(writer, status, b"{not json at all")
+        await respond(writer, status, b"{not json at all", extra=extra)
+    elif "body" in step:
+        await respond(writer, status, str(step["body"]).encode(), extra=extra,
+                      chunked=chunked)
     elif status != 200:
-        extra = (f"Retry-After: {step['retry_after']}\r\n"
-                 if "retry_after" in step else "")
         body = (completion(step["content"]) if "content" in step
                 else b'{"error":{"message":"scripted"}}')
         await respond(writer, status, body, extra=extra)
@@ -109,7 +146,8 @@ async def handle_completion(writer, parsed):
         content = step.get("content")
         if content is None:
             content = default_content(parsed or {})
-        await respond(writer, 200, completion(content))
+        await respond(writer, 200, completion(content), extra=extra,
+                      chunked=chunked)
     return True
 
 
@@ -140,10 +178,14 @@ async def serve(reader, writer):
             elif method == "POST" and path == "/_config":
                 STATE["delay"] = float(json.loads(body).get("delay", 0))
                 await respond(writer, 200, b"{}")
+            elif path == "/_stats":
+                stats = {k: STATE[k] for k in ("calls", "in_flight", "peak")}
+                await respond(writer, 200, json.dumps(stats).encode())
             elif path == "/_requests":
                 await respond(writer, 200, json.dumps(STATE["requests"]).encode())
             elif method == "POST" and path == "/_reset":
-                STATE.update(script=[], requests=[], delay=0.0)
+                STATE.update(script=[], requests=[], delay=0.0, calls=0,
+                             peak=STATE["in_flight"])
                 await respond(writer, 200, b"{}")
             else:
                 await respond(writer, 404, b'{"error":"not found"}')
@@ -155,10 +197,17 @@ async def serve(reader, writer):
 
 async def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("port_arg", nargs="?", type=int, metavar="PORT")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--script", help="JSON file: a list of scripted steps")
     a = ap.parse_args()
+    if a.port_arg is not None:
+        a.port = a.port_arg
     STATE["delay"] = a.delay
+    if a.script:
+        with open(a.script, encoding="utf-8") as f:
+            STATE["script"] = list(json.load(f))
     srv = await asyncio.start_server(serve, "127.0.0.1", a.port, backlog=2048)
     print("PORT", srv.sockets[0].getsockname()[1], flush=True)
     async with srv:
