@@ -10,8 +10,9 @@
 
 #include <cjson/cJSON.h>
 
-/* A header larger than this is not a model we ship. */
+/* A header or file larger than this is not a model we ship. */
 #define HEADER_MAX (16u << 20)
+#define FILE_MAX ((off_t)4 << 30)
 
 struct safetensors {
     const uint8_t *map;
@@ -21,6 +22,17 @@ struct safetensors {
     cJSON *header;
 };
 
+/* A non-negative integer JSON number no larger than max. */
+static int
+get_size(const cJSON *n, double max, size_t *out)
+{
+    if (!cJSON_IsNumber(n) || n->valuedouble < 0 || n->valuedouble > max
+        || n->valuedouble != (double)(size_t)n->valuedouble)
+        return -EINVAL;
+    *out = (size_t)n->valuedouble;
+    return 0;
+}
+
 static int
 check_entry(const struct safetensors *s, const cJSON *e)
 {
@@ -28,7 +40,7 @@ check_entry(const struct safetensors *s, const cJSON *e)
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     const cJSON *d;
-    double count = 1, esize;
+    size_t count = 1, esize, dim, lo, hi;
 
     if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !cJSON_IsArray(offs)
         || cJSON_GetArraySize(offs) != 2
@@ -43,20 +55,25 @@ check_entry(const struct safetensors *s, const cJSON *e)
     else if (strcmp(dtype->valuestring, "F16") == 0
         || strcmp(dtype->valuestring, "BF16") == 0)
         esize = 2;
+    else if (strcmp(dtype->valuestring, "I8") == 0
+        || strcmp(dtype->valuestring, "U8") == 0
+        || strcmp(dtype->valuestring, "BOOL") == 0)
+        esize = 1;
     else
         return -EINVAL;
+    /* Every dimension and the product within the file: no overflow. */
     cJSON_ArrayForEach(d, shape)
     {
-        if (!cJSON_IsNumber(d) || d->valuedouble < 0)
+        if (get_size(d, (double)s->data_size, &dim) != 0)
             return -EINVAL;
-        count *= d->valuedouble;
+        if (dim != 0 && count > s->data_size / dim)
+            return -EINVAL;
+        count *= dim;
     }
-    double lo = cJSON_GetArrayItem(offs, 0)->valuedouble;
-    double hi = cJSON_GetArrayItem(offs, 1)->valuedouble;
-    if (lo < 0 || hi < lo || hi > (double)s->data_size
-        || hi - lo != count * esize)
-        return -EINVAL;
-    if (esize == 4 && ((size_t)lo % 4) != 0)
+    if (get_size(cJSON_GetArrayItem(offs, 0), (double)s->data_size, &lo) != 0
+        || get_size(cJSON_GetArrayItem(offs, 1), (double)s->data_size, &hi) != 0
+        || hi < lo || count > s->data_size / esize || hi - lo != count * esize
+        || lo % esize != 0)
         return -EINVAL;
     return 0;
 }
@@ -71,7 +88,8 @@ safetensors_open(struct safetensors **sp, const char *path)
 
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return -errno;
-    if (fstat(fd, &st) != 0 || st.st_size < 8) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 8
+        || st.st_size > FILE_MAX) {
         close(fd);
         return -EINVAL;
     }
@@ -99,8 +117,11 @@ safetensors_open(struct safetensors **sp, const char *path)
     const cJSON *e;
     cJSON_ArrayForEach(e, s->header)
     {
-        if (strcmp(e->string, "__metadata__") == 0)
+        if (strcmp(e->string, "__metadata__") == 0) {
+            if (!cJSON_IsObject(e))
+                goto fail;
             continue;
+        }
         if (!cJSON_IsObject(e) || check_entry(s, e) != 0)
             goto fail;
     }
@@ -128,20 +149,22 @@ safetensors_get(const struct safetensors *s, const char *name, struct tensor *t)
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(s->header, name);
     const cJSON *d;
 
-    if (e == NULL)
+    /* Entries were checked at open: dtype, shape and offsets are sound. */
+    if (e == NULL || strcmp(name, "__metadata__") == 0)
         return -ENOENT;
-    if (strcmp(cJSON_GetObjectItem(e, "dtype")->valuestring, "F32") != 0)
+    if (strcmp(cJSON_GetObjectItemCaseSensitive(e, "dtype")->valuestring, "F32")
+        != 0)
         return -EINVAL;
     memset(t, 0, sizeof(*t));
     t->count = 1;
-    cJSON_ArrayForEach(d, cJSON_GetObjectItem(e, "shape"))
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(e, "shape"))
     {
         t->shape[t->ndims++] = (int64_t)d->valuedouble;
         t->count *= (size_t)d->valuedouble;
     }
-    size_t lo
-        = (size_t)cJSON_GetArrayItem(cJSON_GetObjectItem(e, "data_offsets"), 0)
-              ->valuedouble;
+    size_t lo = (size_t)cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(e, "data_offsets"), 0)
+                    ->valuedouble;
     t->data = (const float *)(const void *)(s->data + lo);
     return 0;
 }

@@ -21,9 +21,10 @@ struct tensor {
 };
 
 /*
- * Map path and check its header: every tensor's range inside the file,
- * sizes matching dtype and shape. Returns 0 with *sp set, or a negative
- * errno (-EINVAL for a malformed file).
+ * Map path and check its header (at most 16 MiB, file at most 4 GiB):
+ * every tensor's dtype known, shape whole numbers, byte range inside the
+ * file, aligned, and as long as dtype and shape say. Returns 0 with *sp
+ * set, or a negative errno (-EINVAL for a malformed file).
  */
 int safetensors_open(struct safetensors **sp, const char *path);
 

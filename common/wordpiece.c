@@ -348,7 +348,7 @@ wordpiece_encode(
     if (max < 2)
         return 0;
     ids[o.n++] = w->cls;
-    while (*p && ok) {
+    while (*p && ok && p - (const unsigned char *)text < WORDPIECE_TEXT_MAX) {
         uint32_t c = next_cp(&p), m[3];
         enum cp_kind kind = kind_of(c);
         size_t nm;

@@ -20,9 +20,14 @@ int wordpiece_load(struct wordpiece **wp, const char *vocab_path);
 /* Free; NULL is a no-op. */
 void wordpiece_free(struct wordpiece *w);
 
+/* Bytes of a text read at most: far past what 256 tokens need. */
+#define WORDPIECE_TEXT_MAX (1u << 20)
+
 /*
- * Tokenize text into ids: [CLS] tokens... [SEP], at most max ids in all
- * (tokens beyond are cut; max >= 2). Returns the number of ids written.
+ * Tokenize text (UTF-8; malformed bytes are dropped; only the first
+ * WORDPIECE_TEXT_MAX bytes are read) into ids: [CLS] tokens... [SEP], at
+ * most max ids in all (tokens beyond are cut). Returns the number of ids
+ * written: 0 when max < 2, else at least 2.
  */
 size_t wordpiece_encode(
     const struct wordpiece *w, const char *text, int32_t *ids, size_t max);

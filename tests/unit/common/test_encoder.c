@@ -1,7 +1,8 @@
 /*
  * The C encoder against vectors from an independent implementation
- * (tools/encoder-reference.py): cosine >= 0.999 for every text, and a batch
- * gives the same vectors as one text at a time.
+ * (tools/encoder-reference.py): cosine >= 0.999 for every text, a batch
+ * gives the same vectors as one text at a time, and so do threads sharing
+ * one encoder.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,11 +12,12 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "encoder.h"
 #include "reference.h"
-#include "safetensors.h"
 
 static double
 cosine(const float *a, const float *b)
@@ -83,31 +85,77 @@ test_similar_sentences_are_closer(void **state)
 }
 
 static void
-test_bad_model_files_refused(void **state)
+test_missing_model_refused(void **state)
 {
-    struct encoder *e;
-    struct safetensors *s;
+    struct encoder *e = NULL;
     char dir[] = "/tmp/enc-bad-XXXXXX", path[300];
 
     (void)state;
     assert_true(encoder_load(&e, "/nonexistent") < 0);
+    assert_null(e);
+    /* Weights present, vocabulary missing. */
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/model.safetensors", dir);
-    const char *bodies[] = {
-        "",
-        "\x08\x00\x00\x00\x00\x00\x00\x00{}      ",
-        "\xff\xff\xff\xff\x00\x00\x00\x00{}",
-        "\x40\x00\x00\x00\x00\x00\x00\x00{\"a\":{\"dtype\":\"F32\",\"shape\":"
-        "[4],\"data_offsets\":[0,16]}}   ",
-    };
-    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-        FILE *f = fopen(path, "wb");
-        fwrite(bodies[i], 1, strlen(bodies[i]) + (i == 1 ? 8 : 0), f);
-        fclose(f);
-        assert_true(safetensors_open(&s, path) < 0);
-    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite("\x08\0\0\0\0\0\0\0{}      ", 1, 16, f);
+    fclose(f);
+    assert_true(encoder_load(&e, dir) < 0);
+    assert_null(e);
     unlink(path);
     rmdir(dir);
+}
+
+/* Threads sharing one encoder get what one thread alone gets. */
+struct worker {
+    const struct encoder *e;
+    const char *const *texts;
+    size_t n;
+    float *out;
+    int rc;
+};
+
+static void *
+worker_run(void *arg)
+{
+    struct worker *w = arg;
+    for (int round = 0; round < 3 && w->rc == 0; round++)
+        w->rc = encoder_embed(w->e, w->texts, w->n, w->out);
+    return NULL;
+}
+
+static void
+test_concurrent_callers(void **state)
+{
+    static const char *const texts[]
+        = {"where is my order?", "I want a refund for the broken headphones",
+            "Héllo Wörld! Çà et là", "", "how do I reset my password"};
+    enum { NT = 4, NX = sizeof(texts) / sizeof(texts[0]) };
+    static float want[NX * ENCODER_DIM], got[NT][NX * ENCODER_DIM];
+    struct encoder *e;
+    pthread_t th[NT];
+    struct worker w[NT];
+
+    (void)state;
+    assert_int_equal(encoder_load(&e, model_dir()), 0);
+    assert_int_equal(encoder_embed(e, texts, NX, want), 0);
+    assert_int_equal(encoder_embed(e, texts, 0, NULL), 0);
+    for (int i = 0; i < NT; i++) {
+        /* Each thread a different batch: all, or the tail. */
+        size_t skip = (size_t)i % 2;
+        w[i] = (struct worker) {e, texts + skip, NX - skip, got[i], 0};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+    }
+    for (int i = 0; i < NT; i++) {
+        size_t skip = (size_t)i % 2;
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].rc, 0);
+        for (size_t k = 0; k < NX - skip; k++)
+            assert_true(cosine(got[i] + k * ENCODER_DIM,
+                            want + (k + skip) * ENCODER_DIM)
+                > 0.99999);
+    }
+    encoder_free(e);
 }
 
 int
@@ -116,7 +164,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_reference_single_and_batched),
         cmocka_unit_test(test_similar_sentences_are_closer),
-        cmocka_unit_test(test_bad_model_files_refused),
+        cmocka_unit_test(test_missing_model_refused),
+        cmocka_unit_test(test_concurrent_callers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

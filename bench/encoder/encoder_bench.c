@@ -1,0 +1,194 @@
+/*
+ * encoder_bench - throughput and latency of the C sentence encoder.
+ *
+ *   encoder_bench [MODEL_DIR] [SECONDS_PER_ROW]     (make bench-encoder)
+ *
+ * Prints the load time and RSS after load; messages/s for batches of 1, 8
+ * and 64 typical customer messages (~10 words) from one caller and from
+ * two callers at once (the services' way: one BLAS thread per caller);
+ * one caller with OpenBLAS's own two threads for comparison; single-message
+ * latency (median, p99) on an otherwise idle process; RSS at the end.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "encoder.h"
+
+static const char *const messages[] = {
+    "Hi, where is my order? It has been two weeks now.",
+    "I want a refund for the broken headphones I received.",
+    "My card was charged twice for the same order, please help.",
+    "How do I reset my password? The link does not work.",
+    "Can I change the delivery address of order 10442?",
+    "The app crashes every time I try to log in.",
+    "Do you ship to Canada and how long does it take?",
+    "I received the wrong size, can I exchange the shoes?",
+    "Is there a discount code for first-time customers?",
+    "My parcel says delivered but nothing arrived at my door.",
+    "Please cancel my subscription before the next billing date.",
+    "The product page says in stock but checkout says unavailable.",
+    "Can I talk to a human agent about a billing problem?",
+    "How long does a refund take to reach my bank account?",
+    "I forgot which email I used to create my account.",
+    "The jacket I ordered arrived with a torn sleeve, what now?",
+    "Why was my payment declined when my card works elsewhere?",
+    "Can I pick up my order from the store instead?",
+    "Your website keeps logging me out after a few minutes.",
+    "What is your return policy for items bought on sale?",
+    "I'd like to update the phone number on my account.",
+    "The tracking number you sent me does not seem valid.",
+    "Can I add another item to an order I already placed?",
+    "My coupon code was not applied at checkout, please fix it.",
+};
+#define NMSG (sizeof(messages) / sizeof(messages[0]))
+
+static double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static long
+rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kib;
+}
+
+struct run {
+    const struct encoder *enc;
+    size_t batch;
+    double seconds;
+    long done; /* messages */
+    int rc;
+};
+
+static void *
+run_batches(void *arg)
+{
+    struct run *r = arg;
+    const char *texts[64];
+    float *out = malloc(r->batch * ENCODER_DIM * sizeof(float));
+    double t0 = now();
+    size_t k = 0;
+
+    r->done = 0;
+    r->rc = out == NULL ? -1 : 0;
+    while (r->rc == 0 && now() - t0 < r->seconds) {
+        for (size_t i = 0; i < r->batch; i++)
+            texts[i] = messages[k++ % NMSG];
+        r->rc = encoder_embed(r->enc, texts, r->batch, out);
+        r->done += (long)r->batch;
+    }
+    r->seconds = now() - t0;
+    free(out);
+    return NULL;
+}
+
+/* Messages/s of `callers` threads each embedding batches of `batch`. */
+static double
+throughput(const struct encoder *enc, size_t batch, int callers, double secs)
+{
+    pthread_t th[2];
+    struct run runs[2];
+    double rate = 0;
+
+    for (int i = 0; i < callers; i++) {
+        runs[i] = (struct run) {enc, batch, secs, 0, 0};
+        if (pthread_create(&th[i], NULL, run_batches, &runs[i]) != 0)
+            return -1;
+    }
+    for (int i = 0; i < callers; i++) {
+        pthread_join(th[i], NULL);
+        if (runs[i].rc != 0)
+            return -1;
+        rate += (double)runs[i].done / runs[i].seconds;
+    }
+    return rate;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "build/model/minilm";
+    double secs = argc > 2 ? strtod(argv[2], NULL) : 3.0;
+    static const size_t batches[] = {1, 8, 64};
+    struct encoder *enc;
+    double t0 = now(), lat[400];
+    float v[ENCODER_DIM];
+    int rc;
+
+    if (secs <= 0 || secs > 600)
+        secs = 3.0;
+    if ((rc = encoder_load(&enc, dir)) != 0) {
+        fprintf(stderr, "encoder_bench: cannot load %s (%d)\n", dir, rc);
+        return 1;
+    }
+    printf("load: %.0f ms, RSS after load %ld MiB\n", (now() - t0) * 1e3,
+        rss_kib() / 1024);
+    throughput(enc, 8, 1, 0.5); /* warm-up: pages, BLAS buffers */
+
+    printf("%-34s %8s %8s %8s\n", "messages/s (~10 words each)", "batch 1",
+        "batch 8", "batch 64");
+    static const struct {
+        const char *name;
+        int callers, blas_threads;
+    } modes[] = {
+        {"1 caller, 1 BLAS thread", 1, 1},
+        {"2 callers, 1 BLAS thread each", 2, 1},
+        {"1 caller, 2 BLAS threads", 1, 2},
+    };
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        openblas_set_num_threads(modes[m].blas_threads);
+        printf("%-34s", modes[m].name);
+        for (size_t b = 0; b < 3; b++) {
+            double r = throughput(enc, batches[b], modes[m].callers, secs);
+            if (r < 0) {
+                fprintf(stderr, "encoder_bench: embedding failed\n");
+                return 1;
+            }
+            printf(" %8.0f", r);
+            fflush(stdout);
+        }
+        printf("\n");
+    }
+    openblas_set_num_threads(1);
+
+    size_t nlat = sizeof(lat) / sizeof(lat[0]);
+    for (size_t i = 0; i < nlat; i++) {
+        const char *t = messages[i % NMSG];
+        double s = now();
+        if (encoder_embed(enc, &t, 1, v) != 0)
+            return 1;
+        lat[i] = (now() - s) * 1e3;
+    }
+    qsort(lat, nlat, sizeof(lat[0]), cmp_double);
+    printf("single message latency: median %.2f ms, p99 %.2f ms\n",
+        lat[nlat / 2], lat[nlat * 99 / 100]);
+    printf("RSS at the end: %ld MiB\n", rss_kib() / 1024);
+    encoder_free(enc);
+    return 0;
+}

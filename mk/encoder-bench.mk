@@ -1,0 +1,15 @@
+# The sentence encoder's benchmark: messages/s for batches of 1, 8 and 64,
+# single-message latency and RSS (figures in docs/encoder.md).
+ENCODER_BENCH := $(BUILD)/bench/encoder_bench
+
+$(ENCODER_BENCH): bench/encoder/encoder_bench.c $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+EXTRA_TARGETS += $(ENCODER_BENCH)
+
+.PHONY: bench-encoder
+bench: bench-encoder
+bench-encoder: $(ENCODER_BENCH) build/model/minilm/model.safetensors
+	@$(ENCODER_BENCH) build/model/minilm $(ENCODER_BENCH_SECONDS)
