@@ -1,10 +1,13 @@
 #include "llm.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -13,40 +16,47 @@
 #include "ids.h"
 #include "log.h"
 
+#define DEFAULT_TIMEOUT_MS 20000
+#define DEFAULT_RETRIES 2
 #define DEFAULT_MAX_RESPONSE (1u << 20)
-#define BACKOFF_BASE_MS 200
+#define DEFAULT_CONNECT_MS 5000
+#define DEFAULT_RETRY_AFTER_MAX_MS 30000
+#define DEFAULT_BACKOFF_MS 200
 #define BACKOFF_MAX_MS 5000
+#define IDLE_WAIT_MS 1000
+#define CONNECTION_CACHE 1024 /* idle connections kept for reuse */
 
 struct job {
     struct llm *l;
     char *body;
     llm_done_fn cb;
     void *arg;
+    int64_t start;    /* monotonic ms */
     int64_t deadline; /* monotonic ms */
-    int64_t retry_at; /* monotonic ms; 0: not waiting */
+    int64_t retry_at; /* monotonic ms, while waiting */
     int attempts;
     CURL *easy;
-    char *buf;
+    char *buf; /* the reply's body, at most l->max_response bytes */
     size_t len;
     bool too_big;
-    long retry_after_s;
+    long retry_after_ms;       /* from the last reply; -1: none */
     struct job *next;          /* submitted / waiting lists */
     struct job *aprev, *anext; /* transfers running */
 };
 
 struct llm {
-    char *url, *auth, *model;
-    int timeout_ms, max_retries;
+    char *url, *model;
+    int timeout_ms, max_retries, connect_ms, retry_after_max_ms, backoff_ms;
     size_t max_response;
     bool json_mode;
     CURLM *multi;
     struct curl_slist *headers;
     pthread_t thread;
     pthread_mutex_t mu;
-    struct job *submitted; /* guarded by mu */
-    bool stopping;         /* guarded by mu */
-    struct job *waiting;   /* event thread only: backing off */
-    struct job *active;    /* event thread only: transfers in the multi */
+    struct job *submitted, **submitted_tail; /* FIFO, guarded by mu */
+    bool stopping;                           /* guarded by mu */
+    struct job *waiting; /* event thread only: backing off */
+    struct job *active;  /* event thread only: transfers in the multi */
 };
 
 const char *
@@ -58,13 +68,14 @@ llm_strerror(int error)
     return error >= 0 && error <= LLM_ENOMEM ? names[error] : "error";
 }
 
+/* curl's write callback: keep the body, abort past the cap. */
 static size_t
 on_data(char *p, size_t size, size_t n, void *arg)
 {
     struct job *j = arg;
     size_t k = size * n;
 
-    if (j->len + k > j->l->max_response) {
+    if (k > j->l->max_response - j->len) {
         j->too_big = true;
         return 0; /* aborts the transfer */
     }
@@ -78,22 +89,45 @@ on_data(char *p, size_t size, size_t n, void *arg)
     return k;
 }
 
+/* Retry-After: delay-seconds or an HTTP-date; milliseconds, or -1. */
+static long
+parse_retry_after(const char *v, size_t n)
+{
+    char tmp[64];
+    char *end;
+
+    while (n > 0 && isspace((unsigned char)*v)) {
+        v++;
+        n--;
+    }
+    while (n > 0 && isspace((unsigned char)v[n - 1]))
+        n--;
+    if (n == 0 || n >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, v, n);
+    tmp[n] = '\0';
+    if (isdigit((unsigned char)tmp[0])) {
+        errno = 0;
+        long s = strtol(tmp, &end, 10);
+        if (errno != 0 || *end != '\0' || s < 0)
+            return -1;
+        return s > 86400 ? 86400L * 1000 : s * 1000;
+    }
+    time_t at = curl_getdate(tmp, NULL);
+    if (at == (time_t)-1)
+        return -1;
+    time_t now = time(NULL);
+    return at <= now ? 0 : (long)((at - now) > 86400 ? 86400 : at - now) * 1000;
+}
+
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
     struct job *j = arg;
     size_t k = size * n;
 
-    if (k > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
-        char tmp[32];
-        size_t m = k - 12 < sizeof(tmp) - 1 ? k - 12 : sizeof(tmp) - 1;
-        memcpy(tmp, p + 12, m);
-        tmp[m] = '\0';
-        char *end;
-        long v = strtol(tmp, &end, 10);
-        if (end != tmp && v >= 0)
-            j->retry_after_s = v;
-    }
+    if (k > 12 && strncasecmp(p, "retry-after:", 12) == 0)
+        j->retry_after_ms = parse_retry_after(p + 12, k - 12);
     return k;
 }
 
@@ -106,6 +140,7 @@ finish(struct job *j, int error, int status, char *content, const char *msg)
     r.error = error;
     r.http_status = status;
     r.attempts = j->attempts;
+    r.elapsed_ms = (int)(clock_mono_ms() - j->start);
     r.content = content;
     snprintf(r.message, sizeof(r.message), "%s", msg ? msg : "");
     j->cb(&r, j->arg);
@@ -113,6 +148,28 @@ finish(struct job *j, int error, int status, char *content, const char *msg)
     free(j->body);
     free(j->buf);
     free(j);
+}
+
+static void
+link_active(struct llm *l, struct job *j)
+{
+    j->aprev = NULL;
+    j->anext = l->active;
+    if (l->active)
+        l->active->aprev = j;
+    l->active = j;
+}
+
+static void
+unlink_active(struct llm *l, struct job *j)
+{
+    if (j->aprev)
+        j->aprev->anext = j->anext;
+    else
+        l->active = j->anext;
+    if (j->anext)
+        j->anext->aprev = j->aprev;
+    j->aprev = j->anext = NULL;
 }
 
 static void
@@ -128,51 +185,68 @@ start_transfer(struct llm *l, struct job *j)
     j->buf = NULL;
     j->len = 0;
     j->too_big = false;
-    j->retry_after_s = -1;
+    j->retry_after_ms = -1;
     j->attempts++;
     if ((j->easy = curl_easy_init()) == NULL) {
         finish(j, LLM_ENOMEM, 0, NULL, "cannot create a transfer");
         return;
     }
-    curl_easy_setopt(j->easy, CURLOPT_URL, l->url);
-    curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, l->headers);
-    curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
-    curl_easy_setopt(j->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(j->easy, CURLOPT_HEADERDATA, j);
-    curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
-    curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS, (long)left);
-    curl_easy_setopt(
-        j->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(left < 5000 ? left : 5000));
-    curl_easy_setopt(j->easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_multi_add_handle(l->multi, j->easy);
-    j->aprev = NULL;
-    j->anext = l->active;
-    if (l->active)
-        l->active->aprev = j;
-    l->active = j;
+    CURL *e = j->easy;
+    curl_easy_setopt(e, CURLOPT_URL, l->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* A Content-Length over the cap fails before any byte is read. */
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)l->max_response);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+        (long)(left < l->connect_ms ? left : l->connect_ms));
+    if (curl_multi_add_handle(l->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        j->easy = NULL;
+        finish(j, LLM_ENOMEM, 0, NULL, "cannot start a transfer");
+        return;
+    }
+    link_active(l, j);
 }
 
-/* Back off before the next attempt, or give up. */
+/* Back off before the next attempt, or give up with this error. */
 static void
 retry_or_finish(
     struct llm *l, struct job *j, int error, int status, const char *msg)
 {
     int64_t now = clock_mono_ms();
-    int64_t wait = (int64_t)BACKOFF_BASE_MS << (j->attempts - 1);
+    int shift = j->attempts - 1 < 16 ? j->attempts - 1 : 16;
+    int64_t wait = (int64_t)l->backoff_ms << shift;
     unsigned char rnd;
+    char why[192];
 
     if (wait > BACKOFF_MAX_MS)
         wait = BACKOFF_MAX_MS;
-    if (ids_random(&rnd, 1) == 0) /* jitter: 50-100% of the step */
+    if (ids_random(&rnd, 1) == 0) /* jitter: 50-100 % of the step */
         wait = wait / 2 + (wait / 2) * rnd / 255;
-    if (j->retry_after_s >= 0)
-        wait = j->retry_after_s * 1000;
-    if (j->attempts > l->max_retries || now + wait >= j->deadline) {
+    if (j->retry_after_ms >= 0)
+        wait = j->retry_after_ms < l->retry_after_max_ms
+            ? j->retry_after_ms
+            : l->retry_after_max_ms;
+    if (j->attempts > l->max_retries) {
         finish(j, error, status, NULL, msg);
+        return;
+    }
+    if (now + wait >= j->deadline) {
+        snprintf(why, sizeof(why),
+            "%s; a retry in %lld ms would pass the "
+            "deadline",
+            msg, (long long)wait);
+        finish(j, error, status, NULL, why);
         return;
     }
     log_warn("llm: %s, retrying in %lld ms (attempt %d)", msg, (long long)wait,
@@ -201,15 +275,52 @@ parse_content(const char *body, const char **why)
     return out;
 }
 
+/*
+ * "HTTP 404 (model_not_found)": the status and the error's code or type
+ * when it is a plain identifier. Never the server's free text: OpenAI's
+ * quotes part of a wrong key.
+ */
 static void
-unlink_active(struct llm *l, struct job *j)
+http_error(char *out, size_t n, long status, const char *body)
 {
-    if (j->aprev)
-        j->aprev->anext = j->anext;
+    cJSON *doc = body ? cJSON_Parse(body) : NULL;
+    const cJSON *e = cJSON_GetObjectItem(doc, "error");
+    const cJSON *id = cJSON_GetObjectItem(e, "code");
+    const char *s = NULL;
+
+    if (!cJSON_IsString(id))
+        id = cJSON_GetObjectItem(e, "type");
+    if (cJSON_IsString(id) && strlen(id->valuestring) <= 48) {
+        s = id->valuestring;
+        for (const char *p = s; *p != '\0'; p++)
+            if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-'
+                && *p != '.')
+                s = NULL;
+    }
+    if (s != NULL && s[0] != '\0')
+        snprintf(out, n, "HTTP %ld (%s)", status, s);
     else
-        l->active = j->anext;
-    if (j->anext)
-        j->anext->aprev = j->aprev;
+        snprintf(out, n, "HTTP %ld", status);
+    cJSON_Delete(doc);
+}
+
+/* curl errors worth another attempt: the server may be back a bit later. */
+static bool
+transient(CURLcode code)
+{
+    switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_OPERATION_TIMEDOUT: /* a connect timeout, not the deadline */
+        return true;
+    default:
+        return false;
+    }
 }
 
 static void
@@ -226,27 +337,31 @@ done_transfer(struct llm *l, CURL *easy, CURLcode code)
     j->easy = NULL;
     unlink_active(l, j);
 
-    if (j->too_big) {
-        finish(j, LLM_ETOOBIG, (int)status, NULL, "reply too large");
+    if (j->too_big || code == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(
+            msg, sizeof(msg), "reply larger than %zu bytes", l->max_response);
+        finish(j, LLM_ETOOBIG, (int)status, NULL, msg);
         return;
     }
-    if (code == CURLE_OPERATION_TIMEDOUT) {
+    if (code == CURLE_OPERATION_TIMEDOUT
+        && clock_mono_ms() >= j->deadline - 5) {
         finish(j, LLM_ETIMEOUT, (int)status, NULL, "timed out");
         return;
     }
     if (code != CURLE_OK) {
         snprintf(msg, sizeof(msg), "transport: %s", curl_easy_strerror(code));
-        retry_or_finish(l, j, LLM_ETRANSPORT, 0, msg);
-        return;
-    }
-    if (status == 429 || status >= 500) {
-        snprintf(msg, sizeof(msg), "HTTP %ld", status);
-        retry_or_finish(l, j, LLM_EHTTP, (int)status, msg);
+        if (transient(code))
+            retry_or_finish(l, j, LLM_ETRANSPORT, 0, msg);
+        else
+            finish(j, LLM_ETRANSPORT, 0, NULL, msg);
         return;
     }
     if (status < 200 || status > 299) {
-        snprintf(msg, sizeof(msg), "HTTP %ld", status);
-        finish(j, LLM_EHTTP, (int)status, NULL, msg);
+        http_error(msg, sizeof(msg), status, j->buf);
+        if (status == 429 || status == 408 || status >= 500)
+            retry_or_finish(l, j, LLM_EHTTP, (int)status, msg);
+        else
+            finish(j, LLM_EHTTP, (int)status, NULL, msg);
         return;
     }
     const char *why = NULL;
@@ -257,53 +372,69 @@ done_transfer(struct llm *l, CURL *easy, CURLcode code)
         finish(j, LLM_OK, (int)status, content, "ok");
 }
 
+/* Fail every call the client still holds (it is stopping). */
+static void
+abort_all(struct llm *l, struct job *sub)
+{
+    while (sub != NULL) {
+        struct job *next = sub->next;
+        finish(sub, LLM_ESHUTDOWN, 0, NULL, "client stopped");
+        sub = next;
+    }
+    while (l->waiting != NULL) {
+        struct job *j = l->waiting;
+        l->waiting = j->next;
+        finish(j, LLM_ESHUTDOWN, 0, NULL, "client stopped");
+    }
+    while (l->active != NULL) {
+        struct job *j = l->active;
+        unlink_active(l, j);
+        curl_multi_remove_handle(l->multi, j->easy);
+        curl_easy_cleanup(j->easy);
+        finish(j, LLM_ESHUTDOWN, 0, NULL, "client stopped");
+    }
+}
+
+/* Start the retries that are due; the time the next one is. */
+static int64_t
+start_due(struct llm *l, int64_t now, int64_t next_due)
+{
+    struct job **pp = &l->waiting;
+
+    while (*pp != NULL) {
+        struct job *j = *pp;
+        if (j->retry_at <= now) {
+            *pp = j->next;
+            start_transfer(l, j);
+        } else {
+            if (j->retry_at < next_due)
+                next_due = j->retry_at;
+            pp = &j->next;
+        }
+    }
+    return next_due;
+}
+
 static void *
 event_main(void *arg)
 {
     struct llm *l = arg;
 
     for (;;) {
-        /* Take new submissions. */
         pthread_mutex_lock(&l->mu);
         struct job *sub = l->submitted;
         l->submitted = NULL;
+        l->submitted_tail = &l->submitted;
         bool stopping = l->stopping;
         pthread_mutex_unlock(&l->mu);
+        if (stopping) {
+            abort_all(l, sub);
+            return NULL;
+        }
         while (sub != NULL) {
             struct job *next = sub->next;
-            if (stopping)
-                finish(sub, LLM_ESHUTDOWN, 0, NULL, "client stopped");
-            else
-                start_transfer(l, sub);
+            start_transfer(l, sub);
             sub = next;
-        }
-        /* Start the retries that are due; find the next one. */
-        int64_t now = clock_mono_ms(), next_due = now + 1000;
-        struct job **pp = &l->waiting;
-        while (*pp != NULL) {
-            struct job *j = *pp;
-            if (stopping || j->retry_at <= now) {
-                *pp = j->next;
-                if (stopping)
-                    finish(j, LLM_ESHUTDOWN, 0, NULL, "client stopped");
-                else
-                    start_transfer(l, j);
-            } else {
-                if (j->retry_at < next_due)
-                    next_due = j->retry_at;
-                pp = &j->next;
-            }
-        }
-        if (stopping) {
-            /* Abort the transfers still running. */
-            while (l->active != NULL) {
-                struct job *j = l->active;
-                unlink_active(l, j);
-                curl_multi_remove_handle(l->multi, j->easy);
-                curl_easy_cleanup(j->easy);
-                finish(j, LLM_ESHUTDOWN, 0, NULL, "client stopped");
-            }
-            return NULL;
         }
         int still;
         curl_multi_perform(l->multi, &still);
@@ -312,63 +443,109 @@ event_main(void *arg)
         while ((m = curl_multi_info_read(l->multi, &left)) != NULL)
             if (m->msg == CURLMSG_DONE)
                 done_transfer(l, m->easy_handle, m->data.result);
-        /* Transfers that just failed may wait for a retry sooner. */
-        for (struct job *j = l->waiting; j != NULL; j = j->next)
-            if (j->retry_at < next_due)
-                next_due = j->retry_at;
+        int64_t now = clock_mono_ms();
+        int64_t next_due = start_due(l, now, now + IDLE_WAIT_MS);
+        /* curl_multi_poll also wakes for curl's own timers. */
         int wait = (int)(next_due - clock_mono_ms());
         curl_multi_poll(l->multi, NULL, 0, wait > 0 ? wait : 0, NULL);
     }
 }
 
+static char *
+chat_url(const char *base)
+{
+    size_t n = strlen(base);
+    char *url;
+
+    /* Accept ".../v1", ".../v1/" and the bare host alike. */
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    bool has_v1 = n >= 3 && strncmp(base + n - 3, "/v1", 3) == 0;
+    size_t cap = n + sizeof("/v1/chat/completions");
+    if ((url = malloc(cap)) != NULL)
+        snprintf(url, cap, "%.*s%s/chat/completions", (int)n, base,
+            has_v1 ? "" : "/v1");
+    return url;
+}
+
+static struct curl_slist *
+make_headers(const char *api_key)
+{
+    struct curl_slist *h = NULL, *t;
+
+    if ((t = curl_slist_append(h, "Content-Type: application/json")) == NULL)
+        return NULL;
+    h = t;
+    /* No "Expect: 100-continue" round trip for bodies over 1 KiB. */
+    if ((t = curl_slist_append(h, "Expect:")) == NULL)
+        goto fail;
+    h = t;
+    if (api_key != NULL && api_key[0] != '\0') {
+        size_t cap = strlen(api_key) + sizeof("Authorization: Bearer ");
+        char *line = malloc(cap);
+        if (line == NULL)
+            goto fail;
+        snprintf(line, cap, "Authorization: Bearer %s", api_key);
+        t = curl_slist_append(h, line);
+        explicit_bzero(line, cap);
+        free(line);
+        if (t == NULL)
+            goto fail;
+        h = t;
+    }
+    return h;
+fail:
+    curl_slist_free_all(h);
+    return NULL;
+}
+
 int
 llm_new(struct llm **lp, const struct llm_config *cfg)
 {
-    struct llm *l = calloc(1, sizeof(*l));
-    char buf[2048];
+    struct llm *l;
 
-    if (l == NULL || cfg->base_url == NULL || cfg->base_url[0] == '\0') {
-        free(l);
+    if (cfg == NULL || cfg->base_url == NULL || cfg->base_url[0] == '\0'
+        || (l = calloc(1, sizeof(*l))) == NULL)
         return -1;
-    }
-    /* Accept ".../v1", ".../v1/" and the bare host alike. */
-    size_t n = strlen(cfg->base_url);
-    while (n > 0 && cfg->base_url[n - 1] == '/')
-        n--;
-    bool has_v1 = n >= 3 && strncmp(cfg->base_url + n - 3, "/v1", 3) == 0;
-    snprintf(buf, sizeof(buf), "%.*s%s/chat/completions", (int)n, cfg->base_url,
-        has_v1 ? "" : "/v1");
-    l->url = strdup(buf);
+    l->url = chat_url(cfg->base_url);
     l->model = strdup(cfg->model ? cfg->model : "");
-    l->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 20000;
-    l->max_retries = cfg->max_retries >= 0 ? cfg->max_retries : 2;
+    l->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    l->max_retries = cfg->max_retries >= 0 ? cfg->max_retries : DEFAULT_RETRIES;
     l->max_response
         = cfg->max_response ? cfg->max_response : DEFAULT_MAX_RESPONSE;
     l->json_mode = cfg->json_mode;
-    l->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    l->headers = curl_slist_append(l->headers, "Expect:");
-    if (cfg->api_key != NULL && cfg->api_key[0] != '\0') {
-        snprintf(buf, sizeof(buf), "Authorization: Bearer %s", cfg->api_key);
-        l->headers = curl_slist_append(l->headers, buf);
-        explicit_bzero(buf, sizeof(buf));
-    }
+    l->connect_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms
+                                                : DEFAULT_CONNECT_MS;
+    l->retry_after_max_ms = cfg->retry_after_max_ms > 0
+        ? cfg->retry_after_max_ms
+        : DEFAULT_RETRY_AFTER_MAX_MS;
+    l->backoff_ms = cfg->backoff_ms > 0 ? cfg->backoff_ms : DEFAULT_BACKOFF_MS;
+    l->headers = make_headers(cfg->api_key);
     l->multi = curl_multi_init();
+    l->submitted_tail = &l->submitted;
     if (l->url == NULL || l->model == NULL || l->headers == NULL
-        || l->multi == NULL) {
-        llm_free(l);
-        return -1;
-    }
-    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, 1024L);
+        || l->multi == NULL)
+        goto fail;
+    long cache = cfg->max_connections > CONNECTION_CACHE ? cfg->max_connections
+                                                         : CONNECTION_CACHE;
+    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, cache);
+    curl_multi_setopt(
+        l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_connections);
+    curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, CURLPIPE_NOTHING);
     pthread_mutex_init(&l->mu, NULL);
     if (pthread_create(&l->thread, NULL, event_main, l) != 0) {
         pthread_mutex_destroy(&l->mu);
-        curl_multi_cleanup(l->multi);
-        l->multi = NULL;
-        llm_free(l);
-        return -1;
+        goto fail;
     }
     *lp = l;
     return 0;
+fail:
+    curl_multi_cleanup(l->multi);
+    curl_slist_free_all(l->headers);
+    free(l->url);
+    free(l->model);
+    free(l);
+    return -1;
 }
 
 void
@@ -376,62 +553,90 @@ llm_free(struct llm *l)
 {
     if (l == NULL)
         return;
-    if (l->multi != NULL) {
-        pthread_mutex_lock(&l->mu);
-        l->stopping = true;
-        pthread_mutex_unlock(&l->mu);
-        curl_multi_wakeup(l->multi);
-        pthread_join(l->thread, NULL);
-        pthread_mutex_destroy(&l->mu);
-        curl_multi_cleanup(l->multi);
-    }
+    pthread_mutex_lock(&l->mu);
+    l->stopping = true;
+    pthread_mutex_unlock(&l->mu);
+    curl_multi_wakeup(l->multi);
+    pthread_join(l->thread, NULL);
+    pthread_mutex_destroy(&l->mu);
+    curl_multi_cleanup(l->multi);
     curl_slist_free_all(l->headers);
     free(l->url);
     free(l->model);
     free(l);
 }
 
+/* The JSON body of a request; malloc'd, or NULL (memory). */
 static char *
 build_body(const struct llm *l, const struct llm_request *req)
 {
-    cJSON *o = cJSON_CreateObject(),
-          *msgs = cJSON_AddArrayToObject(o, "messages");
-    char *s;
+    cJSON *o = cJSON_CreateObject(), *msgs;
+    const char *model = req->model && req->model[0] ? req->model : l->model;
+    bool json = req->json_mode > 0 || (req->json_mode == 0 && l->json_mode);
+    char *s = NULL;
 
-    cJSON_AddStringToObject(o, "model", l->model);
+    if (o == NULL || cJSON_AddStringToObject(o, "model", model) == NULL
+        || (msgs = cJSON_AddArrayToObject(o, "messages")) == NULL)
+        goto out;
     for (size_t i = 0; i < req->n_messages; i++) {
         cJSON *m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "role", req->messages[i].role);
-        cJSON_AddStringToObject(m, "content", req->messages[i].content);
-        cJSON_AddItemToArray(msgs, m);
+        if (m == NULL || !cJSON_AddItemToArray(msgs, m)) {
+            cJSON_Delete(m);
+            goto out;
+        }
+        if (cJSON_AddStringToObject(m, "role", req->messages[i].role) == NULL
+            || cJSON_AddStringToObject(m, "content", req->messages[i].content)
+                == NULL)
+            goto out;
     }
-    cJSON_AddNumberToObject(o, "temperature", req->temperature);
-    if (req->max_tokens > 0)
-        cJSON_AddNumberToObject(o, "max_tokens", req->max_tokens);
-    if (l->json_mode) {
+    if (cJSON_AddNumberToObject(o, "temperature", req->temperature) == NULL
+        || (req->max_tokens > 0
+            && cJSON_AddNumberToObject(o, "max_tokens", req->max_tokens)
+                == NULL)
+        || cJSON_AddFalseToObject(o, "stream") == NULL)
+        goto out;
+    if (json) {
         cJSON *rf = cJSON_AddObjectToObject(o, "response_format");
-        cJSON_AddStringToObject(rf, "type", "json_object");
+        if (rf == NULL
+            || cJSON_AddStringToObject(rf, "type", "json_object") == NULL)
+            goto out;
     }
-    cJSON_AddFalseToObject(o, "stream");
     s = cJSON_PrintUnformatted(o);
+out:
     cJSON_Delete(o);
     return s;
+}
+
+static bool
+valid(const struct llm_request *req)
+{
+    if (req == NULL || req->messages == NULL || req->n_messages == 0)
+        return false;
+    for (size_t i = 0; i < req->n_messages; i++)
+        if (req->messages[i].role == NULL || req->messages[i].content == NULL)
+            return false;
+    return true;
 }
 
 int
 llm_submit(
     struct llm *l, const struct llm_request *req, llm_done_fn cb, void *arg)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    struct job *j;
 
-    if (j == NULL || (j->body = build_body(l, req)) == NULL) {
+    if (l == NULL || cb == NULL || !valid(req)
+        || (j = calloc(1, sizeof(*j))) == NULL)
+        return -1;
+    if ((j->body = build_body(l, req)) == NULL) {
         free(j);
         return -1;
     }
     j->l = l;
     j->cb = cb;
     j->arg = arg;
-    j->deadline = clock_mono_ms() + l->timeout_ms;
+    j->start = clock_mono_ms();
+    j->deadline
+        = j->start + (req->timeout_ms > 0 ? req->timeout_ms : l->timeout_ms);
     pthread_mutex_lock(&l->mu);
     if (l->stopping) {
         pthread_mutex_unlock(&l->mu);
@@ -439,8 +644,8 @@ llm_submit(
         free(j);
         return -1;
     }
-    j->next = l->submitted;
-    l->submitted = j;
+    *l->submitted_tail = j;
+    l->submitted_tail = &j->next;
     pthread_mutex_unlock(&l->mu);
     curl_multi_wakeup(l->multi);
     return 0;
@@ -461,12 +666,16 @@ wake(const struct llm_result *res, void *arg)
     pthread_mutex_lock(&w->mu);
     *w->out = *res;
     w->out->content = res->content ? strdup(res->content) : NULL;
+    if (res->content != NULL && w->out->content == NULL) {
+        w->out->error = LLM_ENOMEM;
+        snprintf(w->out->message, sizeof(w->out->message), "out of memory");
+    }
     w->done = true;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
 
-void
+int
 llm_call(struct llm *l, const struct llm_request *req, struct llm_result *out)
 {
     struct waiter w
@@ -475,18 +684,24 @@ llm_call(struct llm *l, const struct llm_request *req, struct llm_result *out)
     memset(out, 0, sizeof(*out));
     if (llm_submit(l, req, wake, &w) != 0) {
         out->error = LLM_ENOMEM;
-        snprintf(out->message, sizeof(out->message), "cannot submit");
-        return;
+        snprintf(out->message, sizeof(out->message),
+            "cannot submit (empty request, memory or client stopping)");
+        return -1;
     }
     pthread_mutex_lock(&w.mu);
     while (!w.done)
         pthread_cond_wait(&w.cv, &w.mu);
     pthread_mutex_unlock(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return out->error == LLM_OK ? 0 : -1;
 }
 
 void
 llm_result_release(struct llm_result *r)
 {
+    if (r == NULL)
+        return;
     free(r->content);
     r->content = NULL;
 }
