@@ -9,6 +9,7 @@
 #include <cblas.h>
 
 #include "safetensors.h"
+#include "vecmath.h"
 #include "wordpiece.h"
 
 #define LAYERS 6
@@ -213,16 +214,8 @@ attend(const float *qkv, int len, float *ctx, float *scores)
         const float *v = qkv + 2 * ENCODER_DIM + h * HEAD_DIM;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, HEAD_DIM,
             scale, q, ld, k, ld, 0.0f, scores, len);
-        for (int i = 0; i < len; i++) {
-            float *row = scores + (size_t)i * len, max = row[0], sum = 0;
-            for (int j = 1; j < len; j++)
-                if (row[j] > max)
-                    max = row[j];
-            for (int j = 0; j < len; j++)
-                sum += row[j] = expf(row[j] - max);
-            for (int j = 0; j < len; j++)
-                row[j] /= sum;
-        }
+        for (int i = 0; i < len; i++)
+            vec_softmax(scores + (size_t)i * len, (size_t)len);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, HEAD_DIM,
             len, 1.0f, scores, len, v, ld, 0.0f, ctx + h * HEAD_DIM,
             ENCODER_DIM);
@@ -281,8 +274,7 @@ encoder_embed(
         dense(ctx, (int)total, ENCODER_DIM, l->wo, l->bo, ENCODER_DIM, tmp);
         add_norm(x, tmp, (int)total, l->ln1_g, l->ln1_b);
         dense(x, (int)total, ENCODER_DIM, l->wi, l->bi, FFN, inter);
-        for (size_t k = 0; k < total * FFN; k++)
-            inter[k] = 0.5f * inter[k] * (1.0f + erff(inter[k] * 0.70710678f));
+        vec_gelu(inter, total * FFN);
         dense(inter, (int)total, FFN, l->wo2, l->bo2, ENCODER_DIM, tmp);
         add_norm(x, tmp, (int)total, l->ln2_g, l->ln2_b);
     }
