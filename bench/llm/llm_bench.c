@@ -1,5 +1,5 @@
 /*
- * llm_bench - many concurrent calls of common/llm_client against a slow
+ * llm_bench - many concurrent calls of common/llm against a slow
  * OpenAI-compatible server: completed, errors, median and p99 latency, wall
  * time and the client's RSS.
  *
@@ -24,7 +24,7 @@
 #include <curl/curl.h>
 
 #include "clock.h"
-#include "llm_client.h"
+#include "llm.h"
 
 struct call {
     struct run *run;
@@ -130,13 +130,16 @@ parse_int(const char *s, int *out)
 
 /* One round of n concurrent calls; 0 when every call succeeded. */
 static int
-round_run(struct llm_client *cl, int n, int round)
+round_run(struct llm *cl, int n, int round)
 {
     static const struct llm_message msgs[] = {
         {"system", "You are the support assistant of a shop."},
         {"user", "where is my order?"},
     };
-    const struct llm_request req = {msgs, 2, 0.2, 100};
+    const struct llm_request req = {.messages = msgs,
+        .n_messages = 2,
+        .temperature = 0.2,
+        .max_tokens = 100};
     struct run r;
     struct call *calls = calloc((size_t)n, sizeof(*calls));
     int64_t *lat = calloc((size_t)n, sizeof(*lat));
@@ -178,7 +181,7 @@ round_run(struct llm_client *cl, int n, int round)
         "round %d: %d calls, %d completed ok, %d errors", round, n, ok, n - ok);
     for (int e = 1; e <= LLM_ESHUTDOWN; e++)
         if (r.errors[e])
-            printf(" [%s: %d]", llm_error_name(e), r.errors[e]);
+            printf(" [%s: %d]", llm_strerror(e), r.errors[e]);
     printf("\n  latency median %.3f s, p99 %.3f s, max %.3f s; wall %.3f s; "
            "client RSS %ld KiB (peak %ld KiB)\n",
         (double)lat[n / 2] / 1e6, (double)lat[p99] / 1e6,
@@ -232,16 +235,16 @@ main(int argc, char **argv)
         .api_key = "sk-bench",
         .model = "fake",
         .timeout_ms = 30000};
-    struct llm_client *cl;
+    struct llm *cl;
     int rc = 0;
-    if (llm_client_new(&cl, &cfg) != 0) {
+    if (llm_new(&cl, &cfg) != 0) {
         fprintf(stderr, "llm_bench: cannot start the client\n");
         rc = 2;
     } else {
         for (int i = 1; i <= rounds; i++)
             if (round_run(cl, n, i) != 0)
                 rc = 1;
-        llm_client_free(cl);
+        llm_free(cl);
     }
     if (fake > 0) {
         kill(fake, SIGTERM);
