@@ -95,7 +95,9 @@ class Suite:
         for log in self.logs.values():
             log.close()
 
-    def wait_healthy(self, timeout=30):
+    def wait_healthy(self, timeout=None):
+        # Sanitizer builds index the knowledge base several times slower.
+        timeout = timeout or float(os.environ.get("HEALTH_TIMEOUT", "60"))
         return self.wait_health("healthy", timeout)
 
     def wait_health(self, status, timeout=30):
