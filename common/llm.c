@@ -468,6 +468,15 @@ chat_url(const char *base)
     return url;
 }
 
+/* The key must not linger in freed memory. */
+static void
+free_headers(struct curl_slist *h)
+{
+    for (struct curl_slist *p = h; p != NULL; p = p->next)
+        explicit_bzero(p->data, strlen(p->data));
+    curl_slist_free_all(h);
+}
+
 static struct curl_slist *
 make_headers(const char *api_key)
 {
@@ -495,7 +504,7 @@ make_headers(const char *api_key)
     }
     return h;
 fail:
-    curl_slist_free_all(h);
+    free_headers(h);
     return NULL;
 }
 
@@ -510,7 +519,9 @@ llm_new(struct llm **lp, const struct llm_config *cfg)
     l->url = chat_url(cfg->base_url);
     l->model = strdup(cfg->model ? cfg->model : "");
     l->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-    l->max_retries = cfg->max_retries >= 0 ? cfg->max_retries : DEFAULT_RETRIES;
+    l->max_retries = cfg->max_retries > 0 ? cfg->max_retries
+        : cfg->max_retries < 0            ? 0
+                                          : DEFAULT_RETRIES;
     l->max_response
         = cfg->max_response ? cfg->max_response : DEFAULT_MAX_RESPONSE;
     l->json_mode = cfg->json_mode;
@@ -541,7 +552,7 @@ llm_new(struct llm **lp, const struct llm_config *cfg)
     return 0;
 fail:
     curl_multi_cleanup(l->multi);
-    curl_slist_free_all(l->headers);
+    free_headers(l->headers);
     free(l->url);
     free(l->model);
     free(l);
@@ -560,7 +571,7 @@ llm_free(struct llm *l)
     pthread_join(l->thread, NULL);
     pthread_mutex_destroy(&l->mu);
     curl_multi_cleanup(l->multi);
-    curl_slist_free_all(l->headers);
+    free_headers(l->headers);
     free(l->url);
     free(l->model);
     free(l);

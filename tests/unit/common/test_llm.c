@@ -553,7 +553,16 @@ test_dropped_and_refused(void **state)
     assert_no_key(&r);
     llm_free(l);
 
+    /* max_retries < 0: one attempt only. */
+    cfg.max_retries = -1;
+    assert_int_equal(llm_new(&l, &cfg), 0);
+    assert_int_equal(llm_call(l, &req, &r), -1);
+    assert_int_equal(r.error, LLM_ETRANSPORT);
+    assert_int_equal(r.attempts, 1);
+    llm_free(l);
+
     /* A scheme curl may not use: not worth a retry. */
+    cfg.max_retries = 1;
     cfg.base_url = "ftp://127.0.0.1:9";
     assert_int_equal(llm_new(&l, &cfg), 0);
     assert_int_equal(llm_call(l, &req, &r), -1);
