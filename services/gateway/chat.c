@@ -261,8 +261,8 @@ api_chat(struct req *r)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "response", m[1].text);
     cJSON_AddStringToObject(o, "intent", res.intent);
-    cJSON_AddNumberToObject(o, "confidence",
-                            round((double)res.confidence * 10000) / 10000);
+    cJSON_AddNumberToObject(
+        o, "confidence", round((double)res.confidence * 10000) / 10000);
     cJSON_AddStringToObject(o, "agent_type", res.agent_type);
     cJSON_AddBoolToObject(o, "escalated", res.escalated);
     if (res.escalated)

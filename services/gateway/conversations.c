@@ -271,6 +271,21 @@ msg_insert(struct store *s, const struct message *m, int n)
     return ok ? 0 : store_error(&err, "insert message");
 }
 
+/* Copy a string field of doc into o (never from a stack buffer: civetweb's
+ * threads have 100 KiB stacks). */
+static void
+add_string(cJSON *o, const char *name, const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    uint32_t len;
+
+    if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)) {
+        const char *v = bson_iter_utf8(&it, &len);
+        if (len <= CONV_TEXT_MAX)
+            cJSON_AddStringToObject(o, name, v);
+    }
+}
+
 int
 msg_history(struct store *s, const char *conversation_id, int64_t before,
     int limit, cJSON **out)
@@ -297,18 +312,13 @@ msg_history(struct store *s, const char *conversation_id, int64_t before,
     while (mongoc_cursor_next(cur, &doc)) {
         cJSON *o = cJSON_CreateObject();
         bson_iter_t it;
-        char buf[CONV_TEXT_MAX], when[32];
+        char when[32];
 
-        if (store_string(doc, "_id", buf, sizeof(buf)))
-            cJSON_AddStringToObject(o, "id", buf);
-        if (store_string(doc, "role", buf, sizeof(buf)))
-            cJSON_AddStringToObject(o, "role", buf);
-        if (store_string(doc, "text", buf, sizeof(buf)))
-            cJSON_AddStringToObject(o, "text", buf);
-        if (store_string(doc, "intent", buf, sizeof(buf)))
-            cJSON_AddStringToObject(o, "intent", buf);
-        if (store_string(doc, "agent_type", buf, sizeof(buf)))
-            cJSON_AddStringToObject(o, "agent_type", buf);
+        add_string(o, "id", doc, "_id");
+        add_string(o, "role", doc, "role");
+        add_string(o, "text", doc, "text");
+        add_string(o, "intent", doc, "intent");
+        add_string(o, "agent_type", doc, "agent_type");
         if (bson_iter_init_find(&it, doc, "escalated"))
             cJSON_AddBoolToObject(o, "escalated", store_int64(&it) != 0);
         if (bson_iter_init_find(&it, doc, "created_at")) {

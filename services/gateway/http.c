@@ -72,11 +72,13 @@ http_raw(struct req *r, int status, const char *content_type, const char *body,
         security_headers, extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof(head))
         n = 0;
-    /* One buffer, one write: with Nagle, split writes cost 40 ms each. */
-    char stackbuf[8192];
-    char *buf = stackbuf;
+    /*
+     * One buffer, one write: with Nagle, split writes cost 40 ms each. On
+     * the heap: civetweb's threads have 100 KiB stacks.
+     */
     size_t total = (size_t)n + len;
-    if (total > sizeof(stackbuf) && (buf = malloc(total)) == NULL) {
+    char *buf = malloc(total ? total : 1);
+    if (buf == NULL) {
         mg_write(r->conn, head, (size_t)n);
         mg_write(r->conn, body, len);
     } else {
@@ -84,8 +86,7 @@ http_raw(struct req *r, int status, const char *content_type, const char *body,
         if (len)
             memcpy(buf + n, body, len);
         mg_write(r->conn, buf, total);
-        if (buf != stackbuf)
-            free(buf);
+        free(buf);
     }
     r->status = status;
 }

@@ -43,35 +43,41 @@ content_type(const char *path)
 static int
 send_file(struct req *r, const char *root, const char *rel)
 {
-    char want[PATH_MAX], real_root[PATH_MAX], real[PATH_MAX];
+    /* realpath() allocates: civetweb's threads have 100 KiB stacks. */
+    char *real_root = realpath(root, NULL), *want = NULL, *real = NULL;
+    char *buf = NULL;
     struct stat st;
-    FILE *f;
+    FILE *f = NULL;
+    int rv = -1;
 
-    if (realpath(root, real_root) == NULL)
-        return -1;
-    if ((size_t)snprintf(want, sizeof(want), "%s/%s", real_root, rel)
-        >= sizeof(want))
-        return -1;
-    if (realpath(want, real) == NULL)
-        return -1;
+    if (real_root == NULL || asprintf(&want, "%s/%s", real_root, rel) < 0) {
+        want = NULL;
+        goto out;
+    }
+    if ((real = realpath(want, NULL)) == NULL)
+        goto out;
     size_t n = strlen(real_root);
     if (strncmp(real, real_root, n) != 0 || real[n] != '/')
-        return -1;
+        goto out;
     if (stat(real, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_MAX)
-        return -1;
+        goto out;
     if ((f = fopen(real, "rb")) == NULL)
-        return -1;
-    char *buf = malloc((size_t)st.st_size + 1);
+        goto out;
+    buf = malloc((size_t)st.st_size + 1);
     size_t got = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
-    fclose(f);
-    if (buf == NULL || got != (size_t)st.st_size) {
-        free(buf);
+    if (buf == NULL || got != (size_t)st.st_size)
         http_error(r, 500, "internal", "cannot read the file");
-        return 0;
-    }
-    http_raw(r, 200, content_type(real), buf, got, NULL);
+    else
+        http_raw(r, 200, content_type(real), buf, got, NULL);
+    rv = 0;
+out:
+    if (f != NULL)
+        fclose(f);
     free(buf);
-    return 0;
+    free(real);
+    free(want);
+    free(real_root);
+    return rv;
 }
 
 static bool

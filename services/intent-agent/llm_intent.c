@@ -59,15 +59,17 @@ intent_parse_answer(const char *content)
         cJSON_Delete(o);
         return rv;
     }
-    if (*content == '"' || *content == '\'')
+    /* Quotes and markdown around the label: "billing", **billing**, `x`. */
+    while (*content == '"' || *content == '\'' || *content == '*'
+        || *content == '`')
         content++;
     for (; content[n] != '\0' && n < sizeof(word) - 1; n++)
         word[n] = (char)tolower((unsigned char)content[n]);
     if (content[n] != '\0')
         return -1; /* longer than any label */
     while (n > 0
-        && (isspace((unsigned char)word[n - 1]) || word[n - 1] == '.'
-            || word[n - 1] == '"' || word[n - 1] == '\''))
+        && (isspace((unsigned char)word[n - 1])
+            || strchr(".!\"'*`", word[n - 1]) != NULL))
         n--;
     word[n] = '\0';
     return intent_parse(word);

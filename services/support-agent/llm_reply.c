@@ -1,5 +1,6 @@
 #include "llm_reply.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,29 @@ fail:
     return -1;
 }
 
+static bool
+blank(const char *s)
+{
+    for (; *s; s++)
+        if (!isspace((unsigned char)*s))
+            return false;
+    return true;
+}
+
+/* A copy of s of at most max bytes, never ending inside a character. */
+static char *
+cut_utf8(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    return strndup(s, n);
+}
+
 int
 llm_reply_parse(const char *content, char **reply, bool *handoff, char *reason,
     size_t reason_len)
@@ -98,8 +122,8 @@ llm_reply_parse(const char *content, char **reply, bool *handoff, char *reason,
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "reply");
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "handoff");
     const cJSON *why = cJSON_GetObjectItemCaseSensitive(o, "reason");
-    if (cJSON_IsString(r) && r->valuestring[0] != '\0' && cJSON_IsBool(h)) {
-        *reply = strndup(r->valuestring, LLM_REPLY_MAX);
+    if (cJSON_IsString(r) && !blank(r->valuestring) && cJSON_IsBool(h)) {
+        *reply = cut_utf8(r->valuestring, LLM_REPLY_MAX);
         *handoff = cJSON_IsTrue(h);
         snprintf(reason, reason_len, "%s",
             cJSON_IsString(why) ? why->valuestring : "");

@@ -20,6 +20,8 @@ test_parse(void **state)
     assert_int_equal(
         intent_parse_answer("{\"intent\": \"technical\"}"), INTENT_TECHNICAL);
     assert_int_equal(intent_parse_answer("OTHER"), INTENT_OTHER);
+    assert_int_equal(intent_parse_answer("**billing**"), INTENT_BILLING);
+    assert_int_equal(intent_parse_answer("`refund`!"), INTENT_REFUND);
     assert_int_equal(intent_parse_answer("banana"), -1);
     assert_int_equal(intent_parse_answer("The intent is billing"), -1);
     assert_int_equal(intent_parse_answer(""), -1);

@@ -34,6 +34,7 @@ test_parse(void **state)
     const char *bad[] = {
         "I can help with that!",
         "{\"reply\": \"\", \"handoff\": false}",
+        "{\"reply\": \"  \\n \", \"handoff\": false}",
         "{\"reply\": \"x\"}",
         "{\"reply\": 5, \"handoff\": false}",
         "{\"reply\": \"x\", \"handoff\": \"no\"}",
