@@ -20,7 +20,7 @@
 #define LN_EPS 1e-12f
 
 struct layer {
-    float *wqkv, *bqkv; /* fused [3*DIM][DIM], [3*DIM]: owned */
+    const float *wq, *bq, *wk, *bk, *wv, *bv;
     const float *wo, *bo, *ln1_g, *ln1_b;
     const float *wi, *bi, *wo2, *bo2, *ln2_g, *ln2_b;
 };
@@ -54,8 +54,6 @@ static int
 load_layer(struct encoder *e, int i)
 {
     struct layer *l = &e->layers[i];
-    const float *w[3], *b[3];
-    static const char *const qkv[3] = {"query", "key", "value"};
     char name[128];
     int rv = 0;
 
@@ -66,13 +64,12 @@ load_layer(struct encoder *e, int i)
             rv = tensor(e, name, d0, d1, dst);                                 \
     } while (0)
 
-    for (int k = 0; k < 3; k++) {
-        char s[64];
-        snprintf(s, sizeof(s), "attention.self.%s.weight", qkv[k]);
-        T(s, ENCODER_DIM, ENCODER_DIM, &w[k]);
-        snprintf(s, sizeof(s), "attention.self.%s.bias", qkv[k]);
-        T(s, ENCODER_DIM, 0, &b[k]);
-    }
+    T("attention.self.query.weight", ENCODER_DIM, ENCODER_DIM, &l->wq);
+    T("attention.self.query.bias", ENCODER_DIM, 0, &l->bq);
+    T("attention.self.key.weight", ENCODER_DIM, ENCODER_DIM, &l->wk);
+    T("attention.self.key.bias", ENCODER_DIM, 0, &l->bk);
+    T("attention.self.value.weight", ENCODER_DIM, ENCODER_DIM, &l->wv);
+    T("attention.self.value.bias", ENCODER_DIM, 0, &l->bv);
     T("attention.output.dense.weight", ENCODER_DIM, ENCODER_DIM, &l->wo);
     T("attention.output.dense.bias", ENCODER_DIM, 0, &l->bo);
     T("attention.output.LayerNorm.weight", ENCODER_DIM, 0, &l->ln1_g);
@@ -84,19 +81,7 @@ load_layer(struct encoder *e, int i)
     T("output.LayerNorm.weight", ENCODER_DIM, 0, &l->ln2_g);
     T("output.LayerNorm.bias", ENCODER_DIM, 0, &l->ln2_b);
 #undef T
-    if (rv != 0)
-        return rv;
-    /* Q, K and V in one matrix: one GEMM instead of three. */
-    l->wqkv = malloc(3 * ENCODER_DIM * ENCODER_DIM * sizeof(float));
-    l->bqkv = malloc(3 * ENCODER_DIM * sizeof(float));
-    if (l->wqkv == NULL || l->bqkv == NULL)
-        return -ENOMEM;
-    for (int k = 0; k < 3; k++) {
-        memcpy(l->wqkv + (size_t)k * ENCODER_DIM * ENCODER_DIM, w[k],
-            ENCODER_DIM * ENCODER_DIM * sizeof(float));
-        memcpy(l->bqkv + k * ENCODER_DIM, b[k], ENCODER_DIM * sizeof(float));
-    }
-    return 0;
+    return rv;
 }
 
 int
@@ -159,24 +144,20 @@ encoder_free(struct encoder *e)
 {
     if (e == NULL)
         return;
-    for (int i = 0; i < LAYERS; i++) {
-        free(e->layers[i].wqkv);
-        free(e->layers[i].bqkv);
-    }
     wordpiece_free(e->wp);
     safetensors_close(e->st);
     free(e);
 }
 
-/* y[n][out] = x[n][in] * W[out][in]^T + b */
+/* y[n][out] = x[n][in] * W[out][in]^T + b, rows of y ldy floats apart */
 static void
 dense(const float *x, int n, int in, const float *w, const float *b, int out,
-    float *y)
+    float *y, int ldy)
 {
     for (int i = 0; i < n; i++)
-        memcpy(y + (size_t)i * out, b, (size_t)out * sizeof(float));
+        memcpy(y + (size_t)i * ldy, b, (size_t)out * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x,
-        in, w, in, 1.0f, y, out);
+        in, w, in, 1.0f, y, ldy);
 }
 
 /* x = LayerNorm(x + r) row by row (r may be NULL). */
@@ -266,16 +247,21 @@ encoder_embed(
 
     for (int li = 0; li < LAYERS; li++) {
         const struct layer *l = &e->layers[li];
-        dense(
-            x, (int)total, ENCODER_DIM, l->wqkv, l->bqkv, 3 * ENCODER_DIM, qkv);
+        /* Q, K and V side by side in each row of qkv. */
+        const int ld = 3 * ENCODER_DIM, m = (int)total;
+        dense(x, m, ENCODER_DIM, l->wq, l->bq, ENCODER_DIM, qkv, ld);
+        dense(x, m, ENCODER_DIM, l->wk, l->bk, ENCODER_DIM, qkv + ENCODER_DIM,
+            ld);
+        dense(x, m, ENCODER_DIM, l->wv, l->bv, ENCODER_DIM,
+            qkv + 2 * ENCODER_DIM, ld);
         for (size_t i = 0, off = 0; i < n; off += lens[i], i++)
             attend(qkv + off * 3 * ENCODER_DIM, (int)lens[i],
                 ctx + off * ENCODER_DIM, scores);
-        dense(ctx, (int)total, ENCODER_DIM, l->wo, l->bo, ENCODER_DIM, tmp);
+        dense(ctx, m, ENCODER_DIM, l->wo, l->bo, ENCODER_DIM, tmp, ENCODER_DIM);
         add_norm(x, tmp, (int)total, l->ln1_g, l->ln1_b);
-        dense(x, (int)total, ENCODER_DIM, l->wi, l->bi, FFN, inter);
+        dense(x, m, ENCODER_DIM, l->wi, l->bi, FFN, inter, FFN);
         vec_gelu(inter, total * FFN);
-        dense(inter, (int)total, FFN, l->wo2, l->bo2, ENCODER_DIM, tmp);
+        dense(inter, m, FFN, l->wo2, l->bo2, ENCODER_DIM, tmp, ENCODER_DIM);
         add_norm(x, tmp, (int)total, l->ln2_g, l->ln2_b);
     }
 

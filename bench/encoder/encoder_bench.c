@@ -6,8 +6,9 @@
  * Prints the load time and RSS after load; messages/s for batches of 1, 8
  * and 64 typical customer messages (~10 words) from one caller and from
  * two callers at once (the services' way: one BLAS thread per caller);
- * one caller with OpenBLAS's own two threads for comparison; single-message
- * latency (median, p99) on an otherwise idle process; RSS at the end.
+ * OpenBLAS's own two threads per caller for comparison; single-message
+ * latency (median, p99) on an otherwise idle process, and of a text cut at
+ * 256 tokens; RSS at the end.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -147,8 +148,9 @@ main(int argc, char **argv)
         fprintf(stderr, "encoder_bench: cannot load %s (%d)\n", dir, rc);
         return 1;
     }
-    printf("load: %.0f ms, RSS after load %ld MiB\n", (now() - t0) * 1e3,
-        rss_kib() / 1024);
+    printf("load: %.0f ms, RSS after load %ld MiB; OpenBLAS %s, core %s\n",
+        (now() - t0) * 1e3, rss_kib() / 1024, openblas_get_config(),
+        openblas_get_corename());
     throughput(enc, 8, 1, 0.5); /* warm-up: pages, BLAS buffers */
 
     printf("%-34s %8s %8s %8s\n", "messages/s (~10 words each)", "batch 1",
@@ -160,6 +162,7 @@ main(int argc, char **argv)
         {"1 caller, 1 BLAS thread", 1, 1},
         {"2 callers, 1 BLAS thread each", 2, 1},
         {"1 caller, 2 BLAS threads", 1, 2},
+        {"2 callers, 2 BLAS threads each", 2, 2},
     };
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
         openblas_set_num_threads(modes[m].blas_threads);
@@ -188,6 +191,21 @@ main(int argc, char **argv)
     qsort(lat, nlat, sizeof(lat[0]), cmp_double);
     printf("single message latency: median %.2f ms, p99 %.2f ms\n",
         lat[nlat / 2], lat[nlat * 99 / 100]);
+    /* The longest input: cut at 256 tokens. */
+    static char longtext[8192];
+    size_t used = 0;
+    for (size_t i = 0; used + 200 < sizeof(longtext); i++)
+        used += (size_t)snprintf(longtext + used, sizeof(longtext) - used,
+            "%s ", messages[i % NMSG]);
+    const char *lt = longtext;
+    for (size_t i = 0; i < 40; i++) {
+        double s = now();
+        if (encoder_embed(enc, &lt, 1, v) != 0)
+            return 1;
+        lat[i] = (now() - s) * 1e3;
+    }
+    qsort(lat, 40, sizeof(lat[0]), cmp_double);
+    printf("256-token text latency: median %.2f ms\n", lat[20]);
     printf("RSS at the end: %ld MiB\n", rss_kib() / 1024);
     encoder_free(enc);
     return 0;
