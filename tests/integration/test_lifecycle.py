@@ -66,3 +66,45 @@ def test_help_lists_configuration(suite):
                          text=True, timeout=10,
                          env={"PORT": "notaport", "PATH": "/usr/bin"})
     assert out.returncode == 2 and "PORT" in out.stderr
+
+
+def test_store_down_503_then_recovers():
+    """PostgreSQL stopped under FerretDB: 503s naming the store, then back."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    from conftest import TOP, Suite
+    devstore = os.path.join(TOP, "scripts", "devstore.sh")
+    d = tempfile.mkdtemp(prefix="suite-store-")
+    root = tempfile.mkdtemp(prefix="suite-")
+    s = None
+    try:
+        out = subprocess.run([devstore, "start", d], check=True, text=True,
+                             capture_output=True, timeout=120).stdout
+        uri = out.strip().splitlines()[-1].split("=", 1)[1]
+        s = Suite(root, uri)
+        s.start_all()
+        token = s.signup("storedown").json()["access_token"]
+        subprocess.run([devstore, "pg-stop", d], check=True, timeout=60)
+        h = s.wait_health("degraded", timeout=30)
+        assert h["dependencies"]["store"]["status"] == "down"
+        r = s.request("POST", "/api/chat", {"message": "hello"}, token=token)
+        assert r.status == 503 and r.json()["error"] == "store_unavailable"
+        assert r.headers.get("Retry-After")
+        r = s.request("POST", "/api/auth/login",
+                      {"username": "storedown", "password": "correct-horse-1"})
+        assert r.status == 503
+        subprocess.run([devstore, "pg-start", d], check=True, timeout=60)
+        s.wait_healthy(timeout=60)
+        r = s.request("POST", "/api/chat", {"message": "hello"}, token=token,
+                      timeout=30)
+        assert r.status == 200, r.body
+        for key in list(s.procs):
+            assert s.procs[key].poll() is None, f"{key} died"
+    finally:
+        if s is not None:
+            s.stop_all()
+        subprocess.run([devstore, "destroy", d], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
