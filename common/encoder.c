@@ -16,7 +16,8 @@
 #define HEADS 12
 #define HEAD_DIM 32
 #define FFN 1536
-#define MAX_TOKENS 256 /* the model's max_seq_length */
+#define MAX_TOKENS 256    /* the model's max_seq_length */
+#define GROUP_TOKENS 1024 /* tokens per forward pass of a batch, at most */
 #define LN_EPS 1e-12f
 
 struct layer {
@@ -203,92 +204,140 @@ attend(const float *qkv, int len, float *ctx, float *scores)
     }
 }
 
-int
-encoder_embed(
-    const struct encoder *e, const char *const *texts, size_t n, float *out)
-{
-    int32_t *ids = NULL;
-    size_t *lens = NULL, total = 0;
-    float *x = NULL, *qkv = NULL, *ctx = NULL, *tmp = NULL, *inter = NULL,
-          *scores = NULL;
-    int rv = -ENOMEM;
+/* Scratch for one group of texts: at most GROUP_TOKENS + MAX_TOKENS rows. */
+struct scratch {
+    int32_t ids[GROUP_TOKENS + MAX_TOKENS];
+    size_t lens[GROUP_TOKENS + MAX_TOKENS]; /* per text; >= 2 tokens each */
+    float *x, *qkv, *ctx, *tmp, *inter;     /* rows tokens each */
+    size_t rows;
+    float *scores; /* MAX_TOKENS^2 */
+};
 
-    if (n == 0)
-        return 0;
-    if ((ids = malloc(n * MAX_TOKENS * sizeof(int32_t))) == NULL
-        || (lens = malloc(n * sizeof(size_t))) == NULL)
-        goto out;
+/* Forward pass of n texts whose tokens are in s->ids; vectors into out. */
+static void
+forward(const struct encoder *e, struct scratch *s, size_t n, float *out)
+{
+    size_t total = 0;
+    float *x = s->x, *qkv = s->qkv, *ctx = s->ctx, *tmp = s->tmp,
+          *inter = s->inter;
+
     /* All texts' tokens in one matrix: the dense layers run as big GEMMs. */
     for (size_t i = 0; i < n; i++) {
-        lens[i] = wordpiece_encode(
-            e->wp, texts[i] ? texts[i] : "", ids + total, MAX_TOKENS);
-        total += lens[i];
-    }
-    x = malloc(total * ENCODER_DIM * sizeof(float));
-    qkv = malloc(total * 3 * ENCODER_DIM * sizeof(float));
-    ctx = malloc(total * ENCODER_DIM * sizeof(float));
-    tmp = malloc(total * ENCODER_DIM * sizeof(float));
-    inter = malloc(total * FFN * sizeof(float));
-    scores = malloc(MAX_TOKENS * MAX_TOKENS * sizeof(float));
-    if (!x || !qkv || !ctx || !tmp || !inter || !scores)
-        goto out;
-
-    for (size_t i = 0, t = 0; i < n; i++) {
-        for (size_t p = 0; p < lens[i]; p++, t++) {
-            int32_t id = ids[t] >= 0 && ids[t] < e->vocab ? ids[t] : 0;
-            float *row = x + t * ENCODER_DIM;
-            const float *w = e->word + (size_t)id * ENCODER_DIM;
-            const float *ps = e->pos + p * ENCODER_DIM;
+        for (size_t p = 0; p < s->lens[i]; p++, total++) {
+            int32_t id = s->ids[total];
+            float *row = x + total * ENCODER_DIM;
+            const float *w, *ps = e->pos + p * ENCODER_DIM;
+            w = e->word
+                + (size_t)(id >= 0 && id < e->vocab ? id : 0) * ENCODER_DIM;
             for (int j = 0; j < ENCODER_DIM; j++)
                 row[j] = w[j] + ps[j] + e->type[j];
         }
     }
-    add_norm(x, NULL, (int)total, e->emb_g, e->emb_b);
+    const int m = (int)total;
+    add_norm(x, NULL, m, e->emb_g, e->emb_b);
 
     for (int li = 0; li < LAYERS; li++) {
         const struct layer *l = &e->layers[li];
         /* Q, K and V side by side in each row of qkv. */
-        const int ld = 3 * ENCODER_DIM, m = (int)total;
+        const int ld = 3 * ENCODER_DIM;
         dense(x, m, ENCODER_DIM, l->wq, l->bq, ENCODER_DIM, qkv, ld);
         dense(x, m, ENCODER_DIM, l->wk, l->bk, ENCODER_DIM, qkv + ENCODER_DIM,
             ld);
         dense(x, m, ENCODER_DIM, l->wv, l->bv, ENCODER_DIM,
             qkv + 2 * ENCODER_DIM, ld);
-        for (size_t i = 0, off = 0; i < n; off += lens[i], i++)
-            attend(qkv + off * 3 * ENCODER_DIM, (int)lens[i],
-                ctx + off * ENCODER_DIM, scores);
+        for (size_t i = 0, off = 0; i < n; off += s->lens[i], i++)
+            attend(qkv + off * 3 * ENCODER_DIM, (int)s->lens[i],
+                ctx + off * ENCODER_DIM, s->scores);
         dense(ctx, m, ENCODER_DIM, l->wo, l->bo, ENCODER_DIM, tmp, ENCODER_DIM);
-        add_norm(x, tmp, (int)total, l->ln1_g, l->ln1_b);
+        add_norm(x, tmp, m, l->ln1_g, l->ln1_b);
         dense(x, m, ENCODER_DIM, l->wi, l->bi, FFN, inter, FFN);
         vec_gelu(inter, total * FFN);
         dense(inter, m, FFN, l->wo2, l->bo2, ENCODER_DIM, tmp, ENCODER_DIM);
-        add_norm(x, tmp, (int)total, l->ln2_g, l->ln2_b);
+        add_norm(x, tmp, m, l->ln2_g, l->ln2_b);
     }
 
     /* Mean over each text's tokens, then unit length. */
-    for (size_t i = 0, off = 0; i < n; off += lens[i], i++) {
+    for (size_t i = 0, off = 0; i < n; off += s->lens[i], i++) {
         float *o = out + i * ENCODER_DIM;
         double norm = 0;
         for (int j = 0; j < ENCODER_DIM; j++) {
-            double s = 0;
-            for (size_t t = 0; t < lens[i]; t++)
-                s += x[(off + t) * ENCODER_DIM + j];
-            o[j] = (float)(s / (double)lens[i]);
+            double sum = 0;
+            for (size_t t = 0; t < s->lens[i]; t++)
+                sum += x[(off + t) * ENCODER_DIM + j];
+            o[j] = (float)(sum / (double)s->lens[i]);
             norm += (double)o[j] * o[j];
         }
         float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
         for (int j = 0; j < ENCODER_DIM; j++)
             o[j] *= inv;
     }
+}
+
+/* Room for rows tokens in the scratch matrices (kept across groups). */
+static int
+reserve(struct scratch *s, size_t rows)
+{
+    float **bufs[] = {&s->x, &s->qkv, &s->ctx, &s->tmp, &s->inter};
+    const size_t width[]
+        = {ENCODER_DIM, 3 * ENCODER_DIM, ENCODER_DIM, ENCODER_DIM, FFN};
+
+    if (rows <= s->rows)
+        return 0;
+    for (size_t k = 0; k < sizeof(bufs) / sizeof(bufs[0]); k++) {
+        free(*bufs[k]);
+        if ((*bufs[k] = malloc(rows * width[k] * sizeof(float))) == NULL) {
+            s->rows = 0;
+            return -ENOMEM;
+        }
+    }
+    s->rows = rows;
+    return 0;
+}
+
+int
+encoder_embed(
+    const struct encoder *e, const char *const *texts, size_t n, float *out)
+{
+    struct scratch *s;
+    size_t first = 0, ntexts = 0, total = 0;
+    int rv = -ENOMEM;
+
+    if (n == 0)
+        return 0;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return -ENOMEM;
+    if ((s->scores = malloc(MAX_TOKENS * MAX_TOKENS * sizeof(float))) == NULL)
+        goto out;
+    /*
+     * Texts go through in groups of up to GROUP_TOKENS tokens: big enough
+     * for OpenBLAS to run near its peak, small enough to bound the scratch
+     * (15 KiB a token, 19 MiB at most) whatever n is.
+     */
+    for (size_t i = 0; i < n; i++) {
+        size_t len = wordpiece_encode(
+            e->wp, texts[i] ? texts[i] : "", s->ids + total, MAX_TOKENS);
+        if (ntexts > 0 && total + len > GROUP_TOKENS) {
+            if (reserve(s, total) != 0)
+                goto out;
+            forward(e, s, ntexts, out + first * ENCODER_DIM);
+            memmove(s->ids, s->ids + total, len * sizeof(int32_t));
+            first = i;
+            ntexts = total = 0;
+        }
+        s->lens[ntexts++] = len;
+        total += len;
+    }
+    if (reserve(s, total) != 0)
+        goto out;
+    forward(e, s, ntexts, out + first * ENCODER_DIM);
     rv = 0;
 out:
-    free(ids);
-    free(lens);
-    free(x);
-    free(qkv);
-    free(ctx);
-    free(tmp);
-    free(inter);
-    free(scores);
+    free(s->x);
+    free(s->qkv);
+    free(s->ctx);
+    free(s->tmp);
+    free(s->inter);
+    free(s->scores);
+    free(s);
     return rv;
 }

@@ -84,6 +84,34 @@ test_similar_sentences_are_closer(void **state)
     encoder_free(e);
 }
 
+/* A batch larger than one forward pass (1,024 tokens) comes out the same. */
+static void
+test_batch_over_several_groups(void **state)
+{
+    enum { N = 41 };
+    static char longtext[4000];
+    static float batch[N * ENCODER_DIM];
+    const char *texts[N];
+    float one[ENCODER_DIM];
+    struct encoder *e;
+
+    (void)state;
+    for (size_t k = 0; k + 8 < sizeof(longtext); k += 8)
+        memcpy(longtext + k, "refund! ", 8);
+    for (int i = 0; i < N; i++)
+        texts[i] = i % 3 == 0 ? longtext
+            : i % 3 == 1      ? "where is my order?"
+                              : "";
+    assert_int_equal(encoder_load(&e, model_dir()), 0);
+    assert_int_equal(encoder_embed(e, texts, N, batch), 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(encoder_embed(e, &texts[i], 1, one), 0);
+        if (cosine(batch + i * ENCODER_DIM, one) < 0.99999)
+            fail_msg("text %d differs in the batch", i);
+    }
+    encoder_free(e);
+}
+
 static void
 test_missing_model_refused(void **state)
 {
@@ -164,6 +192,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_reference_single_and_batched),
         cmocka_unit_test(test_similar_sentences_are_closer),
+        cmocka_unit_test(test_batch_over_several_groups),
         cmocka_unit_test(test_missing_model_refused),
         cmocka_unit_test(test_concurrent_callers),
     };
