@@ -3,7 +3,7 @@
 #
 # Debian 12's OpenBLAS (0.3.21) does not know AMD family 1Ah (Zen 5) and
 # falls back to its Haswell (AVX2) kernels there; its SkylakeX (AVX-512)
-# kernels run the encoder 1.6-2x faster on this project's Zen 5 machines
+# kernels run the encoder 1.5-1.7x faster in batches on the Zen 5 machines
 # (docs/encoder.md). OpenBLAS picks its kernels when it loads, so the
 # choice has to be in the environment before a daemon starts:
 #
