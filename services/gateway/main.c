@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "gateway.h"
 #include "log.h"
+#include "thread_stack.h"
 #include "conversations.h"
 #include "users.h"
 
@@ -25,6 +26,8 @@ main(int argc, char **argv)
         log_warn("users index not created yet; will be on the next start");
     if (conv_init(store) != 0)
         log_warn("messages index not created yet");
+    log_debug(
+        "HTTP thread stacks at least %zu KiB", thread_stack_floor() / 1024);
     if (gateway_start(&gw, &cfg, store) == 0) {
         if (gateway_bootstrap_admin(&gw) != 0)
             log_error("cannot create the first admin");

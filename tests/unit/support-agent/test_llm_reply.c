@@ -54,7 +54,7 @@ test_prompt(void **state)
     struct kb_entry e = {.id = (char *)"refund-timing",
         .title = (char *)"How long refunds take",
         .answer = (char *)"5-10 working days."};
-    struct hit h = {&e, 0.9f, 1.0f, 0.8f};
+    struct hit h = {.entry = &e, .score = 0.9f, .bm25 = 1.0f, .cosine = 0.8f};
     Support__Turn t1 = SUPPORT__TURN__INIT, t2 = SUPPORT__TURN__INIT;
     Support__Turn *hist[2] = {&t1, &t2};
     struct llm_prompt p;
