@@ -37,6 +37,12 @@ else
     echo "run: using the store at MONGO_URI"
 fi
 
+# Debian's OpenBLAS does not know the newest CPUs; pick its kernels for them.
+ct=$(scripts/openblas-coretype.sh)
+if [ -n "$ct" ] && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    export OPENBLAS_CORETYPE=$ct
+fi
+
 for svc in metrics escalation intent-agent support-agent gateway; do
     "$BIN_DIR/$svc" &
     pids+=($!)
