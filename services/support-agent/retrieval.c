@@ -581,14 +581,14 @@ retrieval_search(const struct retrieval *r, const char *text,
     const float *embedding, int intent, const struct retrieval_weights *w,
     struct hit *out, int k)
 {
-    bool tier[64];
+    bool tier[RETRIEVAL_MAX_K];
     float *bm25, *cos;
     int nout = 0, rv;
 
     if (k <= 0 || r == NULL || r->kb.n == 0)
         return 0;
-    if (k > (int)(sizeof(tier) / sizeof(tier[0])))
-        k = (int)(sizeof(tier) / sizeof(tier[0]));
+    if (k > RETRIEVAL_MAX_K)
+        k = RETRIEVAL_MAX_K;
     if (w == NULL)
         w = &retrieval_default_weights;
     if (text == NULL)

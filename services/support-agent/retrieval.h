@@ -45,6 +45,8 @@ extern const struct retrieval_weights retrieval_default_weights;
 
 /* Bytes of a query that are looked at; the rest is ignored. */
 #define RETRIEVAL_QUERY_MAX 4096
+/* Most hits one search returns (a larger k counts as this). */
+#define RETRIEVAL_MAX_K 64
 
 /* The cosine of a hit found without an embedding (keywords only). */
 #define RETRIEVAL_NO_COSINE (-1.0f)
@@ -100,8 +102,8 @@ const struct kb_entry *retrieval_entry(const struct retrieval *r, size_t i);
  * unknown), best first, into out; w NULL means the default weights. Best
  * first means: curated entries that match (see RETRIEVAL_CURATED_COSINE),
  * then the rest by score. Entries sharing no word and no positive cosine
- * with the text are left out. Returns how many were written (0..k), or a
- * negative errno (out of memory).
+ * with the text are left out. Returns how many were written (0..k, k at
+ * most RETRIEVAL_MAX_K), or a negative errno (out of memory).
  */
 int retrieval_search(const struct retrieval *r, const char *text,
     const float *embedding, int intent, const struct retrieval_weights *w,
