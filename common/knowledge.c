@@ -218,6 +218,21 @@ bson_list(bson_iter_t *it, char **out, int *n, size_t max_len)
     return 0;
 }
 
+static void
+replace(char **field, char *value)
+{
+    free(*field);
+    *field = value;
+}
+
+static void
+free_list(char **v, int *n)
+{
+    for (int i = 0; i < *n; i++)
+        free(v[i]);
+    *n = 0;
+}
+
 int
 kb_entry_from_bson(const bson_t *doc, struct kb_entry *e)
 {
@@ -230,19 +245,22 @@ kb_entry_from_bson(const bson_t *doc, struct kb_entry *e)
         const char *k = bson_iter_key(&it);
         const char *s
             = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : NULL;
+        /* A repeated key replaces the earlier value (never leaks it). */
         if (strcmp(k, "_id") == 0)
-            e->id = checked_dup(s, 128);
+            replace(&e->id, checked_dup(s, 128));
         else if (strcmp(k, "title") == 0)
-            e->title = checked_dup(s, 512);
+            replace(&e->title, checked_dup(s, 512));
         else if (strcmp(k, "answer") == 0)
-            e->answer = checked_dup(s, KB_MAX_TEXT);
+            replace(&e->answer, checked_dup(s, KB_MAX_TEXT));
         else if (strcmp(k, "policy") == 0)
-            e->policy = checked_dup(s, 1024);
-        else if (strcmp(k, "questions") == 0)
+            replace(&e->policy, checked_dup(s, 1024));
+        else if (strcmp(k, "questions") == 0) {
+            free_list(e->questions, &e->nquestions);
             bson_list(&it, e->questions, &e->nquestions, KB_MAX_TEXT);
-        else if (strcmp(k, "tags") == 0)
+        } else if (strcmp(k, "tags") == 0) {
+            free_list(e->tags, &e->ntags);
             bson_list(&it, e->tags, &e->ntags, 128);
-        else if (strcmp(k, "needs_human") == 0)
+        } else if (strcmp(k, "needs_human") == 0)
             e->needs_human = store_int64(&it) != 0;
         else if (strcmp(k, "curated") == 0)
             e->curated = store_int64(&it) != 0;
@@ -307,18 +325,37 @@ kb_load_store(struct kb *kb, struct store *s)
 }
 
 int
-kb_count(struct store *s, int64_t *count)
+kb_count(struct store *s, int64_t *stamp)
 {
     mongoc_client_t *c;
     mongoc_collection_t *coll = store_get(s, COLL, &c);
     bson_t filter = BSON_INITIALIZER;
+    bson_t *opts
+        = BCON_NEW("sort", "{", "updated_at", BCON_INT32(-1), "}", "limit",
+            BCON_INT64(1), "projection", "{", "updated_at", BCON_INT32(1), "}");
     bson_error_t err;
+    const bson_t *doc;
+    int64_t latest = 0;
+    int rv = 0;
+
     int64_t n = mongoc_collection_count_documents(
         coll, &filter, NULL, NULL, NULL, &err);
-    int rv = n < 0 ? store_error(&err, "count knowledge") : 0;
-
+    if (n < 0) {
+        rv = store_error(&err, "count knowledge");
+    } else {
+        mongoc_cursor_t *cur
+            = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+        bson_iter_t it;
+        if (mongoc_cursor_next(cur, &doc)
+            && bson_iter_init_find(&it, doc, "updated_at"))
+            latest = store_int64(&it);
+        if (mongoc_cursor_error(cur, &err))
+            rv = store_error(&err, "newest knowledge");
+        mongoc_cursor_destroy(cur);
+    }
     if (rv == 0)
-        *count = n;
+        *stamp = n == 0 ? 0 : n * 1000003 + latest;
+    bson_destroy(opts);
     bson_destroy(&filter);
     store_put(s, c, coll);
     return rv;

@@ -47,8 +47,12 @@ int kb_load_file(struct kb *kb, const char *path, char *err, size_t errlen);
 /* Read every entry of the `knowledge` collection. 0 or a store_err. */
 int kb_load_store(struct kb *kb, struct store *s);
 
-/* Number of documents in the collection (a cheap change check). */
-int kb_count(struct store *s, int64_t *count);
+/*
+ * A cheap change check: the number of documents plus the newest
+ * updated_at folded into *stamp (an added, removed or edited entry changes
+ * it). 0 or a store_err.
+ */
+int kb_count(struct store *s, int64_t *stamp);
 
 /*
  * Upsert each entry by _id (the escalation daemon, at start): idempotent;

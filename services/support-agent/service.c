@@ -122,8 +122,10 @@ support_service_stop(struct support_service *s)
 struct llm_job {
     struct bus_call *call;
     char *fallback;
-    bool policy_human;
+    bool policy_human;         /* a policy hands it to a human anyway */
+    bool builtin_human;        /* the built-in draft needs a human */
     const char *policy_reason; /* static string */
+    const char *builtin_reason;
     char *ids[COMPOSE_MAX_IDS];
     int nids;
 };
@@ -174,8 +176,9 @@ on_llm(const struct llm_result *res, void *arg)
         log_warn("llm: %s (%s): built-in reply instead",
             res->error == LLM_OK ? "unusable answer" : llm_strerror(res->error),
             res->message);
-        send_draft(j->call, j->fallback, j->policy_human || j->nids == 0,
-            j->policy_reason, j->ids, j->nids, "builtin-fallback");
+        /* The built-in decision, whole: no match or low confidence too. */
+        send_draft(j->call, j->fallback, j->builtin_human, j->builtin_reason,
+            j->ids, j->nids, "builtin-fallback");
     }
     free(reply);
     llm_job_free(j);
@@ -202,6 +205,8 @@ draft_with_llm(struct support_service *s, struct bus_call *call,
     j->fallback = strdup(d->reply);
     j->policy_human = d->needs_human && is_policy(d->reason);
     j->policy_reason = d->needs_human ? d->reason : "";
+    j->builtin_human = d->needs_human;
+    j->builtin_reason = d->reason;
     for (int i = 0; i < d->nids; i++)
         if ((j->ids[j->nids] = strdup(d->ids[i])) != NULL)
             j->nids++;
