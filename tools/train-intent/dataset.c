@@ -42,16 +42,15 @@ read_line(FILE *f, char *buf, size_t cap, int *over)
 }
 
 static int
-add_row(struct dataset *ds, size_t *cap, const char *src, const char *text,
-    int intent)
+add_row(struct dataset *ds, const char *src, const char *text, int intent)
 {
-    if (ds->n == *cap) {
-        size_t ncap = *cap ? 2 * *cap : 1024;
+    if (ds->n == ds->cap) {
+        size_t ncap = ds->cap ? 2 * ds->cap : 1024;
         struct row *nr = realloc(ds->rows, ncap * sizeof *nr);
         if (nr == NULL)
             return -ENOMEM;
         ds->rows = nr;
-        *cap = ncap;
+        ds->cap = ncap;
     }
     struct row *r = &ds->rows[ds->n];
     r->source = strdup(src);
@@ -71,10 +70,8 @@ dataset_read(struct dataset *ds, const char *path)
 {
     FILE *f;
     char *buf;
-    size_t cap = 0;
     int over, rc = 0;
 
-    memset(ds, 0, sizeof *ds);
     f = fopen(path, "r");
     if (f == NULL)
         return -errno;
@@ -92,7 +89,7 @@ dataset_read(struct dataset *ds, const char *path)
         const cJSON *i = cJSON_GetObjectItemCaseSensitive(j, "intent");
         int intent = cJSON_IsString(i) ? intent_parse(i->valuestring) : -1;
         if (cJSON_IsString(t) && intent >= 0 && ds->n < DATASET_MAX_ROWS)
-            rc = add_row(ds, &cap, cJSON_IsString(s) ? s->valuestring : "-",
+            rc = add_row(ds, cJSON_IsString(s) ? s->valuestring : "-",
                 t->valuestring, intent);
         else
             ds->skipped++;

@@ -24,11 +24,14 @@ struct row {
 
 struct dataset {
     struct row *rows;
-    size_t n;
+    size_t n, cap;
     size_t skipped; /* malformed, oversize or unknown-intent lines */
 };
 
-/* Read path into ds. Returns 0 or a negative errno. */
+/*
+ * Add the rows of path to ds (zeroed before the first call) and sort all
+ * rows. Returns 0, or a negative errno (then ds is freed).
+ */
 int dataset_read(struct dataset *ds, const char *path);
 
 /* Free the rows of ds and zero it. */

@@ -2,17 +2,20 @@
  * train-intent - train the intent classifier's heads (models/intent/head.bin)
  * and check them on held-out sources.
  *
- *   train-intent --data FILE [--encoder DIR] [--cache FILE] [--out FILE]
+ *   train-intent --data FILE [--data FILE...] [--encoder DIR] [--cache FILE]
+ * [--out FILE]
  *                [--splits DIR] [--folds SPEC,SPEC...] [--no-validate]
- *                [--C X] [--emb-scale X] [--cw-power X] [--solver N]
- *                [--bits N] [--quant i8|f32] [--skip-loss X]
+ *                [--C X] [--ngram-C X] [--emb-scale X] [--cw-power X]
+ *                [--solver N] [--bits N] [--char-weight X] [--quant i8|f32]
+ *                [--skip-loss X] [--probe FILE]
  *
  * Validation holds out whole sources: for each fold SPEC (sources joined
  * by '+') both heads are trained on the other rows and scored on the held-out
  * ones, through the same model file path and classifier code the daemon uses.
  * The out-of-fold answers also fit each head's softmax temperature and the
  * n-gram confidence above which the encoder may be skipped. Then both heads
- * are trained on all rows and written to --out.
+ * are trained on all rows and written to --out. Several --data files are
+ * read as one set; a source that no fold names is always trained on.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,16 +36,21 @@
 #include "metrics.h"
 
 #define MAX_FOLDS 16
+#define MAX_DATA 8
 #define BATCH 256
 
 struct opts {
-    const char *data, *encoder, *cache, *out, *splits;
+    const char *data[MAX_DATA];
+    int ndata;
+    const char *probe;
+    const char *encoder, *cache, *out, *splits;
     char *folds[MAX_FOLDS];
     int nfolds;
     int validate;
     int quant;
     double skip_loss;
-    struct fit_opts fit;
+    struct fit_opts fit; /* hybrid head */
+    double ngram_C;      /* n-gram head's cost; the rest as fit */
     struct feature_params fp;
 };
 
@@ -90,11 +98,11 @@ static void
 usage(void)
 {
     fprintf(stderr,
-        "usage: train-intent --data FILE [--encoder DIR] [--cache FILE]\n"
+        "usage: train-intent --data FILE... [--encoder DIR] [--cache FILE]\n"
         "         [--out FILE] [--splits DIR] [--folds SPEC,...]\n"
-        "         [--no-validate] [--C X] [--emb-scale X] [--cw-power X]\n"
-        "         [--solver N] [--bits N] [--quant i8|f32]\n"
-        "         [--skip-loss X]\n");
+        "         [--no-validate] [--C X] [--ngram-C X] [--emb-scale X]\n"
+        "         [--cw-power X] [--solver N] [--bits N] [--char-weight X]\n"
+        "         [--quant i8|f32] [--skip-loss X] [--probe FILE]\n");
 }
 
 static int
@@ -110,12 +118,14 @@ parse_args(int argc, char **argv, struct opts *o)
         {"folds", required_argument, NULL, 'f'},
         {"no-validate", no_argument, NULL, 'n'},
         {"C", required_argument, NULL, 'C'},
+        {"ngram-C", required_argument, NULL, 'N'},
         {"emb-scale", required_argument, NULL, 'a'},
         {"cw-power", required_argument, NULL, 'w'},
         {"solver", required_argument, NULL, 'S'},
         {"bits", required_argument, NULL, 'b'},
         {"quant", required_argument, NULL, 'q'},
         {"skip-loss", required_argument, NULL, 'l'},
+        {"probe", required_argument, NULL, 'p'},
         {"char-weight", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
@@ -128,7 +138,8 @@ parse_args(int argc, char **argv, struct opts *o)
     o->quant = QUANT_I8;
     o->skip_loss = 0.002;
     o->fit.solver = 0; /* L2R_LR */
-    o->fit.C = 50;
+    o->fit.C = 5;
+    o->ngram_C = 50;
     o->fit.eps = 0.001;
     o->fit.cw_power = 0.5;
     o->fit.emb_scale = 1.0f;
@@ -136,7 +147,9 @@ parse_args(int argc, char **argv, struct opts *o)
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 'd':
-            o->data = optarg;
+            if (o->ndata == MAX_DATA)
+                return -1;
+            o->data[o->ndata++] = optarg;
             break;
         case 'e':
             o->encoder = optarg;
@@ -158,6 +171,10 @@ parse_args(int argc, char **argv, struct opts *o)
             break;
         case 'C':
             if (parse_double(optarg, 1e-4, 1e6, &o->fit.C) < 0)
+                return -1;
+            break;
+        case 'N':
+            if (parse_double(optarg, 1e-4, 1e6, &o->ngram_C) < 0)
                 return -1;
             break;
         case 'a':
@@ -189,6 +206,9 @@ parse_args(int argc, char **argv, struct opts *o)
             else
                 return -1;
             break;
+        case 'p':
+            o->probe = optarg;
+            break;
         case 'l':
             if (parse_double(optarg, 0, 1, &o->skip_loss) < 0)
                 return -1;
@@ -202,7 +222,7 @@ parse_args(int argc, char **argv, struct opts *o)
             return -1;
         }
     }
-    if (o->data == NULL || optind != argc)
+    if (o->ndata == 0 || optind != argc)
         return -1;
     for (char *p = folds; p != NULL && *p;) {
         char *e = strchr(p, ',');
@@ -257,7 +277,10 @@ train_heads(
     m->skip_threshold = 2.0f;
     for (int k = 0; k < r->kinds; k++) {
         double t0 = now();
-        int rc = fit_head(&fd, train, ntrain, k, &r->o->fit, m);
+        struct fit_opts fo = r->o->fit;
+        if (k == HEAD_NGRAM)
+            fo.C = r->o->ngram_C;
+        int rc = fit_head(&fd, train, ntrain, k, &fo, m);
         if (rc < 0) {
             fprintf(stderr, "train-intent: fit failed: %s\n", strerror(-rc));
             intent_model_free(m);
@@ -596,6 +619,56 @@ out:
     return rc;
 }
 
+/*
+ * Score the written model on a small file of messages that no fold and no
+ * training step sees, with each head, through classifier_load() as the
+ * daemon does.
+ */
+static int
+probe_eval(const char *path, const char *model, const struct encoder *enc)
+{
+    struct dataset ds = {0};
+    const char **texts = NULL;
+    struct classify_result *res = NULL;
+    int rc = dataset_read(&ds, path);
+
+    if (rc < 0) {
+        fprintf(stderr, "train-intent: %s: %s\n", path, strerror(-rc));
+        return rc;
+    }
+    texts = malloc((ds.n ? ds.n : 1) * sizeof *texts);
+    res = malloc((ds.n ? ds.n : 1) * sizeof *res);
+    if (texts == NULL || res == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < ds.n; i++)
+        texts[i] = ds.rows[i].text;
+    printf("\nprobe %s (%zu hand-written messages, never trained on):\n", path,
+        ds.n);
+    for (int k = 0; k < (enc != NULL ? 2 : 1) && rc == 0; k++) {
+        struct classifier *c = NULL;
+        struct confusion conf = {0};
+        rc = classifier_load(&c, model, k ? enc : NULL);
+        for (size_t b = 0; rc == 0 && b < ds.n; b += BATCH) {
+            size_t m = ds.n - b < BATCH ? ds.n - b : BATCH;
+            rc = classifier_classify(c, texts + b, m, NULL, 0, res + b);
+        }
+        for (size_t i = 0; rc == 0 && i < ds.n; i++)
+            confusion_add(&conf, ds.rows[i].intent, res[i].intent);
+        if (rc == 0)
+            printf("  %s head: accuracy %.4f macro-F1 %.4f\n",
+                k ? "hybrid" : "n-gram", confusion_accuracy(&conf),
+                confusion_macro_f1(&conf));
+        classifier_free(c);
+    }
+out:
+    free(texts);
+    free(res);
+    dataset_free(&ds);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -604,18 +677,21 @@ main(int argc, char **argv)
     struct encoder *enc = NULL;
     struct fold_result fr[MAX_FOLDS];
     double temp[HEAD_KINDS] = {1, 1}, skip = 2.0;
-    int rc, nf = 0;
+    int rc = 0, nf = 0;
 
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (parse_args(argc, argv, &o) < 0) {
         usage();
         return 2;
     }
     memset(&r, 0, sizeof r);
     r.o = &o;
-    rc = dataset_read(&r.ds, o.data);
-    if (rc < 0) {
-        fprintf(stderr, "train-intent: %s: %s\n", o.data, strerror(-rc));
-        return 1;
+    for (int d = 0; d < o.ndata; d++) {
+        rc = dataset_read(&r.ds, o.data[d]);
+        if (rc < 0) {
+            fprintf(stderr, "train-intent: %s: %s\n", o.data[d], strerror(-rc));
+            return 1;
+        }
     }
     fprintf(
         stderr, "data: %zu rows (%zu lines skipped)\n", r.ds.n, r.ds.skipped);
@@ -662,9 +738,9 @@ main(int argc, char **argv)
         r.kinds = 2;
     }
     printf("features: %u buckets, word 1..%u-grams, char %u..%u-grams; "
-           "solver %d C %g class-weight power %g%s\n",
+           "solver %d, C %g (n-gram head %g), class-weight power %g%s\n",
         1u << o.fp.hash_bits, o.fp.word_max, o.fp.char_min, o.fp.char_max,
-        o.fit.solver, o.fit.C, o.fit.cw_power,
+        o.fit.solver, o.fit.C, o.ngram_C, o.fit.cw_power,
         r.kinds > 1 ? "; + MiniLM embedding" : "");
     if (r.kinds > 1)
         printf("embedding scale %g\n", (double)o.fit.emb_scale);
@@ -695,6 +771,8 @@ main(int argc, char **argv)
     }
     if (o.out != NULL)
         rc = final_model(&r, temp, skip);
+    if (rc == 0 && o.out != NULL && o.probe != NULL)
+        rc = probe_eval(o.probe, o.out, enc);
 out:
     for (int f = 0; f < nf; f++)
         intent_model_free(&fr[f].m);
