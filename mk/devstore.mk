@@ -1,9 +1,14 @@
 # The local store's launcher: FerretDB v1.24.2 embedded in a small Go main
-# (tools/devstore), built with the Go toolchain from the module proxy.
+# (tools/devstore, docs/store.md). The first build fetches FerretDB's modules
+# through the Go toolchain's own module settings (GOPROXY, GOPATH, GOCACHE as
+# the environment has them); go.sum pins every one of them.
 DEVSTORE := build/tools/devstore
+DEVSTORE_SRC := $(wildcard tools/devstore/*.go) tools/devstore/go.mod \
+	tools/devstore/go.sum
 EXTRA_TARGETS += $(DEVSTORE)
 
-$(DEVSTORE): tools/devstore/main.go tools/devstore/go.mod tools/devstore/go.sum
+$(DEVSTORE): $(DEVSTORE_SRC)
 	@mkdir -p $(dir $@)
-	@echo "  GO      $@ (first build downloads FerretDB's modules)"
-	$(Q)cd tools/devstore && go build -trimpath -o ../../$@ .
+	@echo "  GO      $@"
+	$(Q)cd tools/devstore && go build -trimpath -buildvcs=false \
+		-o $(CURDIR)/$@ .
