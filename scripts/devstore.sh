@@ -3,11 +3,13 @@
 # (build/tools/devstore). docs/store.md has the layout and the figures.
 #
 #   devstore.sh start DIR [PORT]  start (or reuse) the store kept in DIR; FerretDB
-#                                 on 127.0.0.1:PORT (default: a free port); the
-#                                 last line of stdout is MONGO_URI=mongodb://...
+#                                 on 127.0.0.1:PORT (default: the last port if
+#                                 free, else a free one); the last line of
+#                                 stdout is MONGO_URI=mongodb://127.0.0.1:PORT/
 #   devstore.sh stop DIR          stop FerretDB, then PostgreSQL (idempotent)
 #   devstore.sh status DIR        exit 0 when both are up and answer a ping
-#   devstore.sh destroy DIR       stop, then delete DIR and the cluster (tests)
+#   devstore.sh destroy DIR       stop, then delete the cluster, the logs and DIR
+#                                 when nothing else is in it (tests)
 #   devstore.sh pg-stop DIR       stop only PostgreSQL (fault tests)
 #   devstore.sh pg-start DIR      start only PostgreSQL
 #
@@ -20,7 +22,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '5,12p' "$0" >&2
+    sed -n '5,14p' "$0" >&2
     exit 2
 }
 
@@ -29,7 +31,10 @@ cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || usage
 case $cmd in
-start | pg-start) mkdir -p "$dir" ;;
+start | pg-start)
+    case ${3:-0} in '' | *[!0-9]*) usage ;; esac
+    mkdir -p "$dir"
+    ;;
 stop | status | destroy | pg-stop) ;;
 *) usage ;;
 esac
@@ -286,7 +291,11 @@ destroy)
     lock
     ferret_stop
     pg_stop
-    rm -rf "$pg" "$sock" "$dir"
+    # Only what this script made: DIR itself goes only when that empties it.
+    rm -rf "$pg" "$sock"
+    rm -f "$dir/pg" "$dir/postgresql.log" "$dir/ferretdb.log" "$dir/ferretdb.log.old" \
+        "$dir/devstore.log" "$pid_file" "$uri_file" "$dir/.lock"
+    rmdir "$dir" 2>/dev/null || true
     ;;
 pg-stop)
     lock
