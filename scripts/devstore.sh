@@ -112,12 +112,12 @@ pg_start() {
     if [ "$root" = 1 ] && ! id postgres >/dev/null 2>&1; then
         die "no postgres user to run PostgreSQL as (make deps)"
     fi
+    if [ "$pg" != "$dir/pg" ] && [ ! -L "$dir/pg" ]; then
+        ln -sfn "$pg" "$dir/pg"
+        warn "the postgres user cannot reach $dir; cluster in $pg ($dir/pg links to it)"
+    fi
     if [ ! -f "$data/PG_VERSION" ]; then
         pg_mkdir "$pg"
-        if [ "$pg" != "$dir/pg" ]; then
-            ln -sfn "$pg" "$dir/pg"
-            warn "the postgres user cannot reach $dir; cluster in $pg ($dir/pg links to it)"
-        fi
         as_pg "$pgbin/initdb" --no-sync -A trust -U postgres -E UTF8 --locale=C.UTF-8 \
             -D "$data" >"$pg/initdb.log" 2>&1 ||
             { cat "$pg/initdb.log" >&2; die "initdb failed ($pg/initdb.log)"; }
@@ -155,7 +155,7 @@ ferret_pid() {
     [ -f "$pid_file" ] || return 1
     pid=$(cat "$pid_file")
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-uri-file $uri_file" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-uri-file $uri_file" || return 1
     echo "$pid"
 }
 
