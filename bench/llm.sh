@@ -18,6 +18,10 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+ct=$(scripts/openblas-coretype.sh)
+if [ -n "$ct" ] && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    export OPENBLAS_CORETYPE=$ct
+fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss() { awk '/VmRSS/ {print int($2/1024) " MB"}' "/proc/$1/status" 2>/dev/null; }
 

@@ -3,7 +3,8 @@
  *
  * message stored first -> intent-agent (intent + embedding) -> support-agent
  * (draft, needs a human?) -> reply stored, window saved, events pushed. Two
- * bus hops and four store round trips per chat. Degrades, never loses:
+ * bus hops and four store round trips per chat in a conversation (three,
+ * all inserts, for its first message). Degrades, never loses:
  * intent-agent down -> "other", flagged; support-agent down -> handed to a
  * human; store down -> 503 and nothing half-written is acknowledged.
  */
@@ -220,8 +221,12 @@ api_chat(struct req *r)
     m[0].text = text;
     m[0].at = clock_now_ms();
     m[0].request_id = r->request_id;
-    if ((conv.is_new && conv_save(gw->store, &conv) != 0)
-        || msg_insert(gw->store, &m[0], 1) != 0) {
+    /*
+     * A new conversation's document is inserted once, at the end, with its
+     * window: three inserts and no look-up (every look-up scans on
+     * FerretDB). Should the reply fail, the message is kept all the same.
+     */
+    if (msg_insert(gw->store, &m[0], 1) != 0) {
         store_down(r);
         goto out;
     }
