@@ -7,7 +7,7 @@
  *                [--splits DIR] [--folds SPEC,SPEC...] [--no-validate]
  *                [--C X] [--ngram-C X] [--emb-scale X] [--cw-power X]
  *                [--solver N] [--bits N] [--char-weight X] [--quant i8|f32]
- *                [--skip-loss X] [--probe FILE]
+ *                [--skip-loss X] [--probe FILE] [--other-shift X]
  *
  * Validation holds out whole sources: for each fold SPEC (sources joined
  * by '+') both heads are trained on the other rows and scored on the held-out
@@ -51,6 +51,7 @@ struct opts {
     double skip_loss;
     struct fit_opts fit; /* hybrid head */
     double ngram_C;      /* n-gram head's cost; the rest as fit */
+    double other_shift;  /* subtracted from the bias of "other" */
     struct feature_params fp;
 };
 
@@ -102,7 +103,8 @@ usage(void)
         "         [--out FILE] [--splits DIR] [--folds SPEC,...]\n"
         "         [--no-validate] [--C X] [--ngram-C X] [--emb-scale X]\n"
         "         [--cw-power X] [--solver N] [--bits N] [--char-weight X]\n"
-        "         [--quant i8|f32] [--skip-loss X] [--probe FILE]\n");
+        "         [--quant i8|f32] [--skip-loss X] [--probe FILE]\n"
+        "         [--other-shift X]\n");
 }
 
 static int
@@ -126,6 +128,7 @@ parse_args(int argc, char **argv, struct opts *o)
         {"quant", required_argument, NULL, 'q'},
         {"skip-loss", required_argument, NULL, 'l'},
         {"probe", required_argument, NULL, 'p'},
+        {"other-shift", required_argument, NULL, 'O'},
         {"char-weight", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
@@ -140,6 +143,7 @@ parse_args(int argc, char **argv, struct opts *o)
     o->fit.solver = 0; /* L2R_LR */
     o->fit.C = 5;
     o->ngram_C = 50;
+    o->other_shift = 1.0;
     o->fit.eps = 0.001;
     o->fit.cw_power = 0.5;
     o->fit.emb_scale = 1.0f;
@@ -208,6 +212,10 @@ parse_args(int argc, char **argv, struct opts *o)
             break;
         case 'p':
             o->probe = optarg;
+            break;
+        case 'O':
+            if (parse_double(optarg, -20, 20, &o->other_shift) < 0)
+                return -1;
             break;
         case 'l':
             if (parse_double(optarg, 0, 1, &o->skip_loss) < 0)
@@ -286,6 +294,9 @@ train_heads(
             intent_model_free(m);
             return rc;
         }
+        /* "other" is a third of the rows (CLINC's assistant queries); in a
+           support channel it is rarer: lower its prior */
+        m->heads[k].bias[INTENT_OTHER] -= (float)r->o->other_shift;
         fprintf(stderr, "  %s head: %zu rows, %.1f s\n",
             k ? "hybrid" : "n-gram", ntrain, now() - t0);
     }
@@ -738,9 +749,10 @@ main(int argc, char **argv)
         r.kinds = 2;
     }
     printf("features: %u buckets, word 1..%u-grams, char %u..%u-grams; "
-           "solver %d, C %g (n-gram head %g), class-weight power %g%s\n",
+           "solver %d, C %g (n-gram head %g), class-weight power %g, "
+           "other shift %g%s\n",
         1u << o.fp.hash_bits, o.fp.word_max, o.fp.char_min, o.fp.char_max,
-        o.fit.solver, o.fit.C, o.ngram_C, o.fit.cw_power,
+        o.fit.solver, o.fit.C, o.ngram_C, o.fit.cw_power, o.other_shift,
         r.kinds > 1 ? "; + MiniLM embedding" : "");
     if (r.kinds > 1)
         printf("embedding scale %g\n", (double)o.fit.emb_scale);
