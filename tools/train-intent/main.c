@@ -129,6 +129,7 @@ parse_args(int argc, char **argv, struct opts *o)
         {"skip-loss", required_argument, NULL, 'l'},
         {"probe", required_argument, NULL, 'p'},
         {"other-shift", required_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'},
         {"char-weight", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
@@ -213,6 +214,8 @@ parse_args(int argc, char **argv, struct opts *o)
         case 'p':
             o->probe = optarg;
             break;
+        case 'h':
+            return 1;
         case 'O':
             if (parse_double(optarg, -20, 20, &o->other_shift) < 0)
                 return -1;
@@ -691,9 +694,10 @@ main(int argc, char **argv)
     int rc = 0, nf = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (parse_args(argc, argv, &o) < 0) {
+    rc = parse_args(argc, argv, &o);
+    if (rc != 0) {
         usage();
-        return 2;
+        return rc < 0 ? 2 : 0;
     }
     memset(&r, 0, sizeof r);
     r.o = &o;
