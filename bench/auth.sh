@@ -5,6 +5,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+. bench/lib.sh
 BIN_DIR=${BIN_DIR:-build/bin}
 BENCH_BIN=${BENCH_BIN:-build/bench}
 DUR=${DUR:-10}
@@ -19,9 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
-lat() { sed -n 's/^ *Latency *\([0-9.]*[a-z]*\).*/\1/p'; }
 
 uri=$(scripts/devstore.sh start "$work/store" | sed -n 's/^MONGO_URI=//p')
 bare_port=$(free_port)

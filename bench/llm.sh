@@ -5,6 +5,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+. bench/lib.sh
 BIN_DIR=${BIN_DIR:-build/bin}
 CONN=${CONN:-512}
 DELAY=${DELAY:-1}
@@ -18,12 +19,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-ct=$(scripts/openblas-coretype.sh)
-if [ -n "$ct" ] && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    export OPENBLAS_CORETYPE=$ct
-fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rss() { awk '/VmRSS/ {print int($2/1024) " MB"}' "/proc/$1/status" 2>/dev/null; }
 
 uri=$(scripts/devstore.sh start "$work/store" 2>/dev/null | sed -n 's/^MONGO_URI=//p')
 python3 tests/fake_llm/server.py --port 0 --delay "$DELAY" >"$work/llm.port" &

@@ -133,3 +133,28 @@ daemon_serve(const struct config *cfg, const char *service, const char *addr,
     log_info("stopped");
     return 0;
 }
+
+int
+daemon_llm(
+    const struct config *cfg, int max_retries, bool json_mode, struct llm **lp)
+{
+    struct llm_config lc = {
+        .base_url = cfg->llm_base_url,
+        .api_key = cfg->llm_api_key,
+        .model = cfg->llm_model,
+        .timeout_ms = cfg->llm_timeout_ms,
+        .max_retries = max_retries,
+        .json_mode = json_mode && cfg->llm_json_mode,
+    };
+
+    if (cfg->llm_base_url[0] == '\0') {
+        log_error("LLM mode needs LLM_BASE_URL");
+        return -1;
+    }
+    if (llm_new(lp, &lc) != 0) {
+        log_error("cannot start the LLM client for %s", cfg->llm_base_url);
+        return -1;
+    }
+    log_info("LLM: model %s at %s", cfg->llm_model, cfg->llm_base_url);
+    return 0;
+}

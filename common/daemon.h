@@ -9,6 +9,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "llm.h"
 #include "store.h"
 
 /* Set by SIGTERM / SIGINT; the main loop watches it. */
@@ -31,6 +32,15 @@ void daemon_wait(void);
  */
 int daemon_open_store(
     const struct config *cfg, const char *service, struct store **sp);
+
+/*
+ * Start the LLM client described by cfg (LLM_BASE_URL, key, model,
+ * timeout; JSON mode when json_mode and LLM_JSON_MODE), retrying failed
+ * calls max_retries times. Returns 0 with *lp set, or -1 (logged) when
+ * LLM_BASE_URL is unset or the client cannot start.
+ */
+int daemon_llm(
+    const struct config *cfg, int max_retries, bool json_mode, struct llm **lp);
 
 /*
  * Serve `handler` on the bus at addr until SIGTERM/SIGINT, then finish the

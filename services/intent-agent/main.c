@@ -39,18 +39,9 @@ main(int argc, char **argv)
                                      : "n-grams");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(cfg.intent_mode, "builtin") != 0) {
-        struct llm_config lc = {
-            .base_url = cfg.llm_base_url,
-            .api_key = cfg.llm_api_key,
-            .model = cfg.llm_model,
-            .timeout_ms = cfg.llm_timeout_ms,
-            .max_retries = 1,
-        };
         mode = strcmp(cfg.intent_mode, "llm") == 0 ? MODE_LLM : MODE_HYBRID;
-        if (cfg.llm_base_url[0] == '\0' || llm_new(&llm, &lc) != 0) {
-            log_error("INTENT_MODE=%s needs LLM_BASE_URL", cfg.intent_mode);
+        if (daemon_llm(&cfg, 1, false, &llm) != 0)
             goto out;
-        }
         log_info("intent mode %s: model %s", cfg.intent_mode, cfg.llm_model);
     }
     if (cli) {

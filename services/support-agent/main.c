@@ -25,19 +25,8 @@ main(int argc, char **argv)
     mongoc_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (cfg.llm_base_url[0] != '\0') {
-        struct llm_config lc = {
-            .base_url = cfg.llm_base_url,
-            .api_key = cfg.llm_api_key,
-            .model = cfg.llm_model,
-            .timeout_ms = cfg.llm_timeout_ms,
-            .max_retries = 2,
-            .json_mode = cfg.llm_json_mode,
-        };
-        if (llm_new(&llm, &lc) != 0) {
-            log_error("cannot start the LLM client");
+        if (daemon_llm(&cfg, 2, true, &llm) != 0)
             goto out;
-        }
-        log_info("LLM mode: model %s at %s", cfg.llm_model, cfg.llm_base_url);
     }
     if (encoder_load(&enc, cfg.encoder_dir) != 0)
         log_warn("no sentence encoder in %s: keyword retrieval only",

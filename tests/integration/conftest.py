@@ -5,6 +5,7 @@ Each test session gets its own PostgreSQL + FerretDB in a temporary folder
 port with ipc:// bus addresses under a temporary VAR_DIR. Everything is
 stopped at the end, failures included.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -164,30 +165,31 @@ def store_uri():
         shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def suite(store_uri):
-    """The whole suite, shared by the tests of one module."""
+@contextlib.contextmanager
+def running_suite(store_uri, extra_env=None):
+    """Start the whole suite in a folder of its own; stop and remove it."""
     root = tempfile.mkdtemp(prefix="suite-")
-    s = Suite(root, store_uri)
+    s = Suite(root, store_uri, extra_env)
     try:
         s.start_all()
         yield s
     finally:
         s.stop_all()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def suite(store_uri):
+    """The whole suite, shared by the tests of one module."""
+    with running_suite(store_uri) as s:
+        yield s
 
 
 @pytest.fixture
 def fresh_suite(store_uri):
     """A suite of its own, for tests that kill or restart services."""
-    root = tempfile.mkdtemp(prefix="suite-")
-    s = Suite(root, store_uri)
-    try:
-        s.start_all()
+    with running_suite(store_uri) as s:
         yield s
-    finally:
-        s.stop_all()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 class FakeLLM:
@@ -228,14 +230,8 @@ def fake_llm():
 @pytest.fixture(scope="module")
 def llm_suite(store_uri, fake_llm):
     """The suite with both agents in LLM mode against the fake server."""
-    root = tempfile.mkdtemp(prefix="suite-")
-    s = Suite(root, store_uri, {"LLM_BASE_URL": fake_llm.url + "/v1",
-                                "LLM_API_KEY": "sk-test-key",
-                                "LLM_MODEL": "fake-model",
-                                "LLM_TIMEOUT_MS": "3000"})
-    try:
-        s.start_all()
+    with running_suite(store_uri, {"LLM_BASE_URL": fake_llm.url + "/v1",
+                                   "LLM_API_KEY": "sk-test-key",
+                                   "LLM_MODEL": "fake-model",
+                                   "LLM_TIMEOUT_MS": "3000"}) as s:
         yield s
-    finally:
-        s.stop_all()
-        shutil.rmtree(root, ignore_errors=True)

@@ -77,27 +77,17 @@ def test_complaint_policy_applies_in_llm_mode(llm_suite, fake_llm):
     assert b["intent"] == "complaint"
 
 
-import os
-import shutil
-import tempfile
-
 import pytest
 
-from conftest import Suite
+from conftest import running_suite
 
 
 @pytest.fixture(scope="module")
 def intent_llm_suite(store_uri, fake_llm):
-    root = tempfile.mkdtemp(prefix="suite-")
-    s = Suite(root, store_uri, {"LLM_BASE_URL": fake_llm.url,
-                                "INTENT_MODE": "llm",
-                                "LLM_TIMEOUT_MS": "2000"})
-    try:
-        s.start_all()
+    with running_suite(store_uri, {"LLM_BASE_URL": fake_llm.url,
+                                   "INTENT_MODE": "llm",
+                                   "LLM_TIMEOUT_MS": "2000"}) as s:
         yield s
-    finally:
-        s.stop_all()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_intent_from_the_llm_with_fallback(intent_llm_suite, fake_llm):

@@ -1,0 +1,16 @@
+# Shared by the benchmark scripts (sourced, not run).
+
+# OpenBLAS picks its kernels at load; choose them like scripts/run.sh does.
+ct=$(scripts/openblas-coretype.sh)
+if [ -n "$ct" ] && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    export OPENBLAS_CORETYPE=$ct
+fi
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# Requests/s and mean latency out of wrk's report.
+rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
+lat() { sed -n 's/^ *Latency *\([0-9.]*[a-z]*\).*/\1/p'; }
+# Resident memory of a process, MB.
+rss() { awk '/VmRSS/ {print int($2/1024) " MB"}' "/proc/$1/status" 2>/dev/null; }
