@@ -10,15 +10,7 @@ BIN_DIR=${BIN_DIR:-build/bin}
 BENCH_BIN=${BENCH_BIN:-build/bench}
 DUR=${DUR:-10}
 CONN=${CONN:-64}
-work=$(mktemp -d /tmp/bench-auth-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    scripts/devstore.sh destroy "$work/store" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir auth
 
 
 uri=$(scripts/devstore.sh start "$work/store" | sed -n 's/^MONGO_URI=//p')

@@ -14,3 +14,17 @@ rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
 lat() { sed -n 's/^ *Latency *\([0-9.]*[a-z]*\).*/\1/p'; }
 # Resident memory of a process, MB.
 rss() { awk '/VmRSS/ {print int($2/1024) " MB"}' "/proc/$1/status" 2>/dev/null; }
+
+# A work folder for a run, removed with the store and every process started
+# into $pids when the script exits.
+bench_workdir() {
+    work=$(mktemp -d "/tmp/bench-$1-XXXXXX")
+    pids=()
+    trap bench_cleanup EXIT
+}
+bench_cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    scripts/devstore.sh destroy "$work/store" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}

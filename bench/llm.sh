@@ -10,15 +10,7 @@ BIN_DIR=${BIN_DIR:-build/bin}
 CONN=${CONN:-512}
 DELAY=${DELAY:-1}
 DUR=${DUR:-20}
-work=$(mktemp -d /tmp/bench-llm-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    scripts/devstore.sh destroy "$work/store" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir llm
 
 uri=$(scripts/devstore.sh start "$work/store" 2>/dev/null | sed -n 's/^MONGO_URI=//p')
 python3 tests/fake_llm/server.py --port 0 --delay "$DELAY" >"$work/llm.port" &

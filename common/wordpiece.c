@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define VOCAB_MAX 200000
 #define TOKEN_BYTES_MAX 200
 #define WORD_CHARS_MAX 100 /* longer words become [UNK], as in BERT */
@@ -18,19 +20,10 @@ struct wordpiece {
     int32_t unk, cls, sep;
 };
 
-static uint32_t
-hash(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 static int32_t
 lookup(const struct wordpiece *w, const char *s, size_t n)
 {
-    size_t i = hash(s, n) & (w->nslots - 1);
+    size_t i = hash_fnv32(s, n) & (w->nslots - 1);
 
     while (w->slots[i] != 0) {
         const char *t = w->tokens[w->slots[i] - 1];
@@ -89,7 +82,7 @@ wordpiece_load(struct wordpiece **wp, const char *vocab_path)
         goto bad;
     for (int32_t id = 0; id < w->ntokens; id++) {
         const char *t = w->tokens[id];
-        size_t i = hash(t, strlen(t)) & (w->nslots - 1);
+        size_t i = hash_fnv32(t, strlen(t)) & (w->nslots - 1);
         while (w->slots[i] != 0)
             i = (i + 1) & (w->nslots - 1);
         w->slots[i] = id + 1;

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <jwt.h>
 
+#include "hash.h"
 #include "ids.h"
 
 #define SALT_LEN 16
@@ -256,15 +257,6 @@ header_is_hs256(const char *token)
     return ok;
 }
 
-static uint32_t
-fnv1a(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 static int
 decode(struct auth *a, const char *token, struct principal *p, int64_t *exp)
 {
@@ -313,7 +305,7 @@ auth_check(struct auth *a, const char *token, struct principal *p)
 
     if (len == 0 || len >= TOKEN_MAX)
         return AUTH_MISMATCH;
-    h = fnv1a(token);
+    h = hash_fnv32(token, len);
     struct cache_slot *slot = &a->cache[h % CACHE_SLOTS];
     pthread_mutex_t *mu = &a->stripes[h % CACHE_STRIPES];
     pthread_mutex_lock(mu);

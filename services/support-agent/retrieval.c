@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define BM25_K1 1.2f
 #define BM25_B 0.75f
 #define MAX_TERMS 1024 /* distinct terms kept per text */
@@ -176,15 +178,6 @@ stem(char *w)
         w[--n] = '\0';
 }
 
-static uint64_t
-hash_word(const char *w)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *w; w++)
-        h = (h ^ (unsigned char)*w) * 1099511628211ull;
-    return h;
-}
-
 /* Letters, digits and any byte of a multi-byte UTF-8 character. */
 static bool
 is_word_byte(unsigned char c)
@@ -217,7 +210,7 @@ add_words(
             k = 0;
             if (!is_stop(w)) {
                 stem(w);
-                uint64_t h = hash_word(w);
+                uint64_t h = hash_fnv64(w, strlen(w));
                 int j;
                 for (j = 0; j < *n && terms[j].hash != h; j++)
                     ;
