@@ -101,6 +101,8 @@ static const struct var vars[] = {
     {"ENCODER_DIR", S(encoder_dir), "build/model/minilm", 0, 0,
         SVC_INTENT | SVC_SUPPORT, false,
         "MiniLM model.safetensors + vocab.txt"},
+    {"CLAIM_TTL_S", I(claim_ttl_s), "900", 10, 86400, SVC_ESCALATION, false,
+        "an agent's claim on an escalation expires after this many seconds"},
     {"KNOWLEDGE_FILE", S(knowledge_file), "data/knowledge/kb.json", 0, 0,
         SVC_ESCALATION, false, "knowledge base loaded into the store at start"},
     {"LLM_BASE_URL", S(llm_base_url), "", 0, 0, SVC_INTENT | SVC_SUPPORT, false,

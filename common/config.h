@@ -64,6 +64,7 @@ struct config {
     int intent_batchers;
     /* support-agent */
     char *knowledge_file;
+    int claim_ttl_s;
     /* LLM */
     char *llm_base_url;
     char *llm_api_key;

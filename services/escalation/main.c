@@ -32,7 +32,7 @@ main(int argc, char **argv)
                 cfg.knowledge_file);
         kb_release(&kb);
     }
-    if (queue_init(&q, store) == 0)
+    if (queue_init(&q, store, cfg.claim_ttl_s) == 0)
         rv = daemon_serve(
             &cfg, "escalation", cfg.escalation_addr, queue_handle, &q, store);
     store_close(store);

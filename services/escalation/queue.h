@@ -9,12 +9,20 @@
 
 struct queue {
     struct store *store;
+    int64_t claim_ttl_ms; /* a claim older than this may be taken over */
 };
 
-/* Create the collections' indexes (idempotent). Returns 0 or a store_err. */
-int queue_init(struct queue *q, struct store *store);
+/*
+ * Create the collections' indexes (idempotent); claims expire after
+ * claim_ttl_s. Returns 0 or a store_err.
+ */
+int queue_init(struct queue *q, struct store *store, int claim_ttl_s);
 
-/* The bus handler: answers the escalation methods. */
+/*
+ * The bus handler: create (idempotent by request id), list (oldest first),
+ * get, act (claim / release / approve / edit / reject; the claim is one
+ * atomic findAndModify, and a conflict answers 409 naming the holder).
+ */
 void queue_handle(struct bus_call *call, void *arg);
 
 #endif

@@ -17,6 +17,7 @@
 #include "conversations.h"
 #include "gateway.h"
 #include "intent.h"
+#include "escalation.pb-c.h"
 #include "intent.pb-c.h"
 #include "log.h"
 #include "support.pb-c.h"
@@ -35,6 +36,9 @@ struct chat_result {
     float *embedding; /* owned, ENCODER_DIM floats or NULL */
     size_t n_embedding;
     char *reply; /* owned */
+    char *draft; /* owned: the AI's draft when a human must answer */
+    char *kids[3];
+    size_t nkids;
     bool escalated;
     char reason[48];
     char agent_type[24];
@@ -140,8 +144,54 @@ draft(struct req *r, const struct conversation *conv, const char *text,
         d->needs_human ? "escalation" : "support_agent");
     /* A human will answer: the customer is told so, the draft waits. */
     out->reply = strdup(d->needs_human ? human_soon : d->reply);
+    if (d->needs_human)
+        out->draft = strdup(d->reply);
+    for (size_t i = 0; i < d->n_knowledge_ids && out->nkids < 3; i++)
+        out->kids[out->nkids++] = strdup(d->knowledge_ids[i]);
     support__draft_reply__free_unpacked(d, NULL);
 }
+
+/*
+ * Put the conversation in the human queue. Returns 0, or -1 when the
+ * escalation daemon could not take it (the caller answers 503; the
+ * customer's message is already stored).
+ */
+static int
+escalate(struct req *r, const struct conversation *conv, const char *text,
+    const struct chat_result *res)
+{
+    Escalation__CreateRequest in = ESCALATION__CREATE_REQUEST__INIT;
+    Escalation__Item it = ESCALATION__ITEM__INIT;
+    Bus__Meta meta;
+    Bus__Reply *rep = NULL;
+    int timeout = r->gw->cfg->bus_timeout_ms;
+
+    it.conversation_id = (char *)conv->id;
+    it.customer_user_id = (char *)r->who.user_id;
+    it.customer_message = (char *)text;
+    it.draft = res->draft ? res->draft : (char *)"";
+    it.intent = (char *)res->intent;
+    it.confidence = res->confidence;
+    it.reason = (char *)res->reason;
+    it.knowledge_ids = (char **)res->kids;
+    it.n_knowledge_ids = res->nkids;
+    in.item = &it;
+    gateway_meta(r, &meta, timeout);
+    int rv = bus_call(r->gw->peers[PEER_ESCALATION], &meta, "create", &in.base,
+        timeout, &rep);
+    int code = rv == BUS_OK ? rep->status->code : rv;
+    bus__reply__free_unpacked(rep, NULL);
+    if (code != BUS_CREATED && code != BUS_OK) {
+        log_error(
+            "escalation unavailable (%d): cannot queue %s", code, conv->id);
+        return -1;
+    }
+    return 0;
+}
+
+static const char human_owned[]
+    = "Thanks, your message has been added to your conversation. A member of "
+      "our support team is looking after it and will reply here.";
 
 /* Trim ASCII white space at both ends, in place; returns the start. */
 static char *
@@ -231,8 +281,29 @@ api_chat(struct req *r)
         goto out;
     }
 
-    classify(r, text, &res);
-    draft(r, &conv, text, &res);
+    if (strcmp(conv.status, "human") == 0) {
+        /* A person owns this conversation: the AI stays silent. */
+        res.reply = strdup(human_owned);
+        res.escalated = true;
+        snprintf(res.intent, sizeof(res.intent), "other");
+        snprintf(res.reason, sizeof(res.reason), "human_owned");
+        snprintf(res.agent_type, sizeof(res.agent_type), "human");
+    } else {
+        classify(r, text, &res);
+        draft(r, &conv, text, &res);
+        if (res.escalated && escalate(r, &conv, text, &res) != 0) {
+            /* Keep the message in its conversation for when it is back. */
+            conv_push(&conv, "user", text, m[0].at);
+            conv_save(gw->store, &conv);
+            http_error_hdr(r, 503, "escalation_unavailable",
+                "a person must answer this, and the queue is unavailable; "
+                "your message is saved, try again shortly",
+                "Retry-After: 5\r\n");
+            goto out;
+        }
+        if (res.escalated)
+            snprintf(conv.status, sizeof(conv.status), "human");
+    }
     m[0].intent = res.intent;
     m[0].confidence = res.confidence;
 
@@ -284,6 +355,9 @@ out:
     conv_release(&conv);
     free(res.embedding);
     free(res.reply);
+    free(res.draft);
+    for (size_t i = 0; i < res.nkids; i++)
+        free(res.kids[i]);
     cJSON_Delete(doc);
 }
 

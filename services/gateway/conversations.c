@@ -96,8 +96,7 @@ read_window(const bson_t *doc, struct conversation *c)
 }
 
 int
-conv_load(struct store *s, const char *id, const char *user_id,
-    const char *guest_token, struct conversation *c)
+conv_get(struct store *s, const char *id, struct conversation *c)
 {
     mongoc_client_t *cl;
     mongoc_collection_t *coll;
@@ -136,7 +135,17 @@ conv_load(struct store *s, const char *id, const char *user_id,
     store_put(s, cl, coll);
     if (rv != 0)
         return rv;
+    return 0;
+}
 
+int
+conv_load(struct store *s, const char *id, const char *user_id,
+    const char *guest_token, struct conversation *c)
+{
+    int rv = conv_get(s, id, c);
+
+    if (rv != 0)
+        return rv;
     /* Only its owner may see a conversation; others get "not found". */
     bool owner;
     if (c->user_id[0] != '\0') {

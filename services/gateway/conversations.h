@@ -55,6 +55,10 @@ int conv_new(struct conversation *c, const char *user_id, char *guest_token);
 int conv_load(struct store *s, const char *id, const char *user_id,
     const char *guest_token, struct conversation *c);
 
+/* Load conversation id whoever owns it (agents and admins). 0,
+ * STORE_NOTFOUND or STORE_DOWN. */
+int conv_get(struct store *s, const char *id, struct conversation *c);
+
 /* Append a turn to the window (copying text), dropping the oldest. */
 void conv_push(
     struct conversation *c, const char *role, const char *text, int64_t at);

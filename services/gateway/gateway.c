@@ -29,6 +29,15 @@ static const struct route routes[] = {
     {"POST", "/api/admin/users", api_admin_users_create, ROLE_ADMIN},
     {"POST", "/api/chat", api_chat, ROLE_NONE},
     {"GET", "/api/chat/history", api_chat_history, ROLE_NONE},
+    {"GET", "/api/hitl/escalations/pending", api_hitl_list, ROLE_AGENT},
+    {"GET", "/api/hitl/escalations/{id}", api_hitl_get, ROLE_AGENT},
+    {"POST", "/api/hitl/escalations/{id}/claim", api_hitl_claim, ROLE_AGENT},
+    {"POST", "/api/hitl/escalations/{id}/release", api_hitl_release,
+        ROLE_AGENT},
+    {"POST", "/api/hitl/escalations/{id}/approve", api_hitl_approve,
+        ROLE_AGENT},
+    {"POST", "/api/hitl/escalations/{id}/edit", api_hitl_edit, ROLE_AGENT},
+    {"POST", "/api/hitl/escalations/{id}/reject", api_hitl_reject, ROLE_AGENT},
 };
 
 const char *

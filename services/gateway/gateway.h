@@ -58,6 +58,13 @@ void api_admin_users_list(struct req *r);
 void api_admin_users_create(struct req *r);
 void api_chat(struct req *r);
 void api_chat_history(struct req *r);
+void api_hitl_list(struct req *r);
+void api_hitl_get(struct req *r);
+void api_hitl_claim(struct req *r);
+void api_hitl_release(struct req *r);
+void api_hitl_approve(struct req *r);
+void api_hitl_edit(struct req *r);
+void api_hitl_reject(struct req *r);
 
 /* Static files: the web UI, /docs and /openapi.json. */
 void static_serve(struct req *r);

@@ -206,7 +206,8 @@ def test_docs_and_openapi_served(suite):
     assert spec["openapi"].startswith("3.")
     for path in ("/api/health", "/api/auth/signup", "/api/auth/login",
                  "/api/auth/me", "/api/admin/users", "/api/chat",
-                 "/api/chat/history"):
+                 "/api/chat/history", "/api/hitl/escalations/pending",
+                 "/api/hitl/escalations/{id}/claim"):
         assert path in spec["paths"], path
     r = suite.request("GET", "/docs")
     assert r.status == 200 and b"openapi.json" in r.body
