@@ -389,3 +389,24 @@ kb_seed(struct store *s, const struct kb *kb)
     store_put(s, c, coll);
     return rv;
 }
+
+int
+kb_put(struct store *s, const struct kb_entry *e)
+{
+    mongoc_client_t *c;
+    mongoc_collection_t *coll = store_get(s, COLL, &c);
+    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(e->id));
+    bson_t doc = BSON_INITIALIZER;
+    bson_error_t err;
+    int rv = 0;
+
+    kb_entry_to_bson(e, &doc);
+    if (!mongoc_collection_replace_one(coll, filter, &doc, opts, NULL, &err))
+        rv = store_error(&err, "put knowledge");
+    bson_destroy(&doc);
+    bson_destroy(filter);
+    bson_destroy(opts);
+    store_put(s, c, coll);
+    return rv;
+}

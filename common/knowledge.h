@@ -61,6 +61,10 @@ int kb_count(struct store *s, int64_t *stamp);
  */
 int kb_seed(struct store *s, const struct kb *kb);
 
+/* Insert or replace one entry by its id (curated answers). 0 or a
+ * store_err. */
+int kb_put(struct store *s, const struct kb_entry *e);
+
 /* The entry as a BSON document; and back (0, or -1 when malformed). */
 void kb_entry_to_bson(const struct kb_entry *e, bson_t *doc);
 int kb_entry_from_bson(const bson_t *doc, struct kb_entry *e);

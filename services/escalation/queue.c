@@ -5,6 +5,8 @@
 
 #include "clock.h"
 #include "escalation.pb-c.h"
+#include "intent.h"
+#include "knowledge.h"
 #include "log.h"
 
 #define COLL "escalations"
@@ -402,6 +404,32 @@ record_feedback(struct queue *q, const Escalation__Item *it, const char *action)
     store_put(q->store, c, coll);
 }
 
+/* The final answer as a curated knowledge entry (this daemon owns the
+ * collection); the support agents pick it up within seconds. */
+static void
+teach(struct queue *q, const Escalation__Item *it)
+{
+    struct kb_entry e;
+    char id[80];
+    int k = intent_parse(it->intent);
+
+    memset(&e, 0, sizeof(e));
+    snprintf(id, sizeof(id), "curated-%s", it->id);
+    e.id = id;
+    e.title = strndup(it->customer_message, 200);
+    e.answer = it->final_reply;
+    e.questions[0] = it->customer_message;
+    e.nquestions = 1;
+    e.intents = k >= 0 ? 1u << k : 0;
+    e.curated = true;
+    e.updated_at = clock_now_ms();
+    if (e.title == NULL || kb_put(q->store, &e) != 0)
+        log_error("escalation %s: cannot add the answer to knowledge", it->id);
+    else
+        log_info("escalation %s: answer added to knowledge as %s", it->id, id);
+    free(e.title);
+}
+
 static void
 act(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
 {
@@ -473,8 +501,11 @@ act(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
     } else if (rv != 0) {
         store_failed(call);
     } else {
-        if (strcmp(it->status, "resolved") == 0)
+        if (strcmp(it->status, "resolved") == 0) {
             record_feedback(q, it, action);
+            if (in->add_to_knowledge)
+                teach(q, it);
+        }
         log_info("escalation %s: %s by %s", it->id, action, in->agent);
         reply_item(call, BUS_OK, action, it);
     }

@@ -266,6 +266,14 @@ act(struct req *r, const char *action, bool needs_reply)
             goto out;
         }
         in.hand_back = hb == NULL || cJSON_IsTrue(hb);
+        const cJSON *teach
+            = cJSON_GetObjectItemCaseSensitive(doc, "add_to_knowledge");
+        if (teach != NULL && !cJSON_IsBool(teach)) {
+            http_error(r, 400, "invalid_request",
+                "field 'add_to_knowledge' must be true or false");
+            goto out;
+        }
+        in.add_to_knowledge = cJSON_IsTrue(teach);
         size_t chars = 0;
         if (reply != NULL
             && (!utf8_valid(reply, strlen(reply), &chars)

@@ -304,6 +304,16 @@ compose_reply_with(const struct compose_limits *lim, const char *message,
     }
     const struct kb_entry *best = hits[b].entry;
     out->reply = best->answer;
+    /*
+     * A person already answered this very question and chose to teach it:
+     * a curated entry that matches closely is that person's answer, so it
+     * goes out without asking again (policy hand-overs are for the AI's
+     * own answers).
+     */
+    if (best->curated
+        && (hits[b].cosine >= RETRIEVAL_CURATED_COSINE
+            || (hits[b].cosine < 0 && hits[b].bm25 >= RETRIEVAL_CURATED_BM25)))
+        return;
     if (best->needs_human)
         hand_over(out, compose_policy_reason(best->policy));
     else if (intent == INTENT_COMPLAINT)

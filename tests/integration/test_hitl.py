@@ -203,3 +203,33 @@ def test_escalation_down_when_needed_503_message_kept(fresh_suite):
     r = s.request("POST", "/api/chat", {"message": "how long does a refund "
                                                     "take?"}, token=customer)
     assert r.status == 200 and r.json()["escalated"] is False
+
+
+def test_add_to_knowledge_answers_the_same_question_next_time(suite):
+    import time
+    customer, _ = new_user(suite, "user")
+    agent, _ = new_user(suite, "agent")
+    question = ("This is unacceptable! I was promised a loyalty voucher for "
+                "my tenth order and never got it. I want to file a complaint.")
+    cid = complain(suite, customer, question)["conversation_id"]
+    item = find_item(suite, agent, cid)
+    answer = ("Loyalty vouchers are emailed within 48 hours of the tenth "
+              "delivery; I have just re-sent yours to your account email.")
+    r = suite.request("POST", f"/api/hitl/escalations/{item['id']}/edit",
+                      {"reply": answer, "add_to_knowledge": True},
+                      token=agent)
+    assert r.status == 200, r.body
+    # The support agents re-index within seconds; then no human is needed.
+    other, _ = new_user(suite, "user")
+    deadline = time.monotonic() + 20
+    while True:
+        b = suite.request("POST", "/api/chat", {"message": question},
+                          token=other, timeout=30).json()
+        if not b["escalated"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert b["escalated"] is False, b
+    assert b["response"] == answer
+    r = suite.request("POST", f"/api/hitl/escalations/{item['id']}/edit",
+                      {"reply": "x", "add_to_knowledge": "yes"}, token=agent)
+    assert r.status == 400
