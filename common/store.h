@@ -19,7 +19,8 @@ enum store_err {
     STORE_DUP = -1,  /* unique index violated (E11000) */
     STORE_DOWN = -2, /* unreachable, or it answered with a server error */
     STORE_NOTFOUND = -3,
-    STORE_INVALID = -4, /* the stored document is not what we expect */
+    STORE_INVALID = -4,  /* the stored document is not what we expect */
+    STORE_CONFLICT = -5, /* a conditional write found the document changed */
 };
 
 struct store;

@@ -319,8 +319,22 @@ api_chat(struct req *r)
     m[1].agent_type = res.agent_type;
     conv_push(&conv, "user", text, m[0].at);
     conv_push(&conv, "assistant", m[1].text, m[1].at);
-    if (msg_insert(gw->store, &m[1], 1) != 0
-        || conv_save(gw->store, &conv) != 0) {
+    /*
+     * The window is saved only if the conversation's owner did not change
+     * while the agents worked: when a person took it over meanwhile, the
+     * AI's reply is dropped, never sent over the human's head.
+     */
+    rv = conv_save(gw->store, &conv);
+    if (rv == STORE_CONFLICT) {
+        free(res.reply);
+        res.reply = strdup(human_owned);
+        m[1].text = res.reply ? res.reply : human_owned;
+        res.escalated = true;
+        snprintf(res.reason, sizeof(res.reason), "human_owned");
+        snprintf(res.agent_type, sizeof(res.agent_type), "human");
+        m[1].agent_type = res.agent_type;
+        m[1].escalated = true;
+    } else if (rv != 0 || msg_insert(gw->store, &m[1], 1) != 0) {
         store_down(r);
         goto out;
     }

@@ -120,6 +120,7 @@ conv_get(struct store *s, const char *id, struct conversation *c)
         store_string(doc, "guest_hash", c->guest_hash, sizeof(c->guest_hash));
         if (!store_string(doc, "status", c->status, sizeof(c->status)))
             snprintf(c->status, sizeof(c->status), "ai");
+        snprintf(c->loaded_status, sizeof(c->loaded_status), "%s", c->status);
         if (bson_iter_init_find(&it, doc, "created_at"))
             c->created_at = store_int64(&it);
         if (bson_iter_init_find(&it, doc, "updated_at"))
@@ -189,7 +190,7 @@ conv_save(struct store *s, struct conversation *c)
     mongoc_client_t *cl;
     mongoc_collection_t *coll = store_get(s, "conversations", &cl);
     bson_error_t err;
-    bool ok;
+    bool ok, changed = true;
 
     c->updated_at = clock_now_ms();
     if (c->is_new) {
@@ -208,20 +209,31 @@ conv_save(struct store *s, struct conversation *c)
         if (ok)
             c->is_new = false;
     } else {
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(c->id));
-        bson_t update = BSON_INITIALIZER, set;
+        /* Only if nobody changed who owns it since it was loaded. */
+        bson_t *filter = BCON_NEW(
+            "_id", BCON_UTF8(c->id), "status", BCON_UTF8(c->loaded_status));
+        bson_t update = BSON_INITIALIZER, set, reply;
         BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
         BSON_APPEND_UTF8(&set, "status", c->status);
         BSON_APPEND_DATE_TIME(&set, "updated_at", c->updated_at);
         append_window(&set, c);
         bson_append_document_end(&update, &set);
         ok = mongoc_collection_update_one(
-            coll, filter, &update, NULL, NULL, &err);
+            coll, filter, &update, NULL, &reply, &err);
+        bson_iter_t it;
+        if (ok && bson_iter_init_find(&it, &reply, "matchedCount"))
+            changed = store_int64(&it) > 0;
+        bson_destroy(&reply);
         bson_destroy(&update);
         bson_destroy(filter);
     }
     store_put(s, cl, coll);
-    return ok ? 0 : store_error(&err, "save conversation");
+    if (!ok)
+        return store_error(&err, "save conversation");
+    if (!changed)
+        return STORE_CONFLICT;
+    snprintf(c->loaded_status, sizeof(c->loaded_status), "%s", c->status);
+    return 0;
 }
 
 void

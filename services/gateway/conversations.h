@@ -29,9 +29,10 @@ struct turn {
 
 struct conversation {
     char id[CONV_ID_LEN + 1];
-    char user_id[32];    /* owner; empty for a guest */
-    char guest_hash[65]; /* sha256 hex of the guest token */
-    char status[16];     /* "ai", or "human" while a person owns it */
+    char user_id[32];       /* owner; empty for a guest */
+    char guest_hash[65];    /* sha256 hex of the guest token */
+    char status[16];        /* "ai", or "human" while a person owns it */
+    char loaded_status[16]; /* as stored when loaded (conv_save checks) */
     int64_t created_at, updated_at;
     struct turn recent[CONV_WINDOW];
     int nrecent;
@@ -65,7 +66,9 @@ void conv_push(
 
 /*
  * Write the conversation: insert when new, else one update by _id of the
- * window, status and times. 0 or a store_err.
+ * window, status and times - applied only if its stored status is still
+ * the one loaded: STORE_CONFLICT when someone (a person taking it over)
+ * changed it meanwhile. 0 or a store_err.
  */
 int conv_save(struct store *s, struct conversation *c);
 

@@ -107,3 +107,39 @@ def test_intent_from_the_llm_with_fallback(intent_llm_suite, fake_llm):
         fake_llm.control("/_script", [step])
         b = chat(s, "the app crashes on login").json()
         assert b["intent"] == "technical", (step, b)
+
+
+def test_ai_never_talks_over_a_human(llm_suite, fake_llm):
+    """A person takes the conversation while the AI is still drafting."""
+    import threading
+    import time
+    s = llm_suite
+    cid = chat(s, "hello", token=None).json()
+    conv, tok = cid["conversation_id"], cid["conversation_token"]
+    fake_llm.control("/_reset", {})
+    fake_llm.control("/_script", [
+        {"delay": 2.5},  # the slow draft of the first message
+        {"content": '{"reply": "A colleague will help.", "handoff": true, '
+                    '"reason": "account access"}'},
+    ])
+    slow = {}
+
+    def first():
+        slow["r"] = chat(s, "where is my order?", conversation_id=conv,
+                         conversation_token=tok)
+
+    t = threading.Thread(target=first)
+    t.start()
+    time.sleep(0.5)
+    b = chat(s, "can you check my account please", conversation_id=conv,
+             conversation_token=tok).json()
+    assert b["escalated"] is True, b
+    t.join(30)
+    late = slow["r"].json()
+    assert late["escalated"] is True, late
+    assert late["escalation_reason"] == "human_owned"
+    h = s.request("GET", f"/api/chat/history?conversation_id={conv}"
+                  f"&conversation_token={tok}").json()
+    assert h["status"] == "human"
+    assert all("shipped" not in m["text"] for m in h["messages"]
+               if m["role"] == "assistant" and m["text"] != late["response"])
