@@ -114,7 +114,7 @@ def test_ai_never_talks_over_a_human(llm_suite, fake_llm):
     import threading
     import time
     s = llm_suite
-    cid = chat(s, "hello", token=None).json()
+    cid = chat(s, "hello").json()
     conv, tok = cid["conversation_id"], cid["conversation_token"]
     fake_llm.control("/_reset", {})
     fake_llm.control("/_script", [
