@@ -65,6 +65,7 @@ struct config {
     /* support-agent */
     char *knowledge_file;
     int claim_ttl_s;
+    int sla_s;
     /* LLM */
     char *llm_base_url;
     char *llm_api_key;

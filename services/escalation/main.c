@@ -15,6 +15,7 @@ main(int argc, char **argv)
     struct config cfg;
     struct store *store;
     struct queue q;
+    struct bus_events *events = NULL;
     int rv = 1;
 
     daemon_init(argc, argv, "escalation", SVC_ESCALATION, &cfg);
@@ -32,9 +33,12 @@ main(int argc, char **argv)
                 cfg.knowledge_file);
         kb_release(&kb);
     }
-    if (queue_init(&q, store, cfg.claim_ttl_s) == 0)
+    bus_events_open(
+        &events, cfg.events_addr, "escalation", cfg.instance, cfg.event_queue);
+    if (queue_init(&q, store, cfg.claim_ttl_s, cfg.sla_s, events) == 0)
         rv = daemon_serve(
             &cfg, "escalation", cfg.escalation_addr, queue_handle, &q, store);
+    bus_events_close(events);
     store_close(store);
 out:
     mongoc_cleanup();

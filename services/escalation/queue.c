@@ -14,7 +14,8 @@
 #define LIST_MAX 200
 
 int
-queue_init(struct queue *q, struct store *store, int claim_ttl_s)
+queue_init(struct queue *q, struct store *store, int claim_ttl_s, int sla_s,
+    struct bus_events *events)
 {
     bson_t *keys
         = BCON_NEW("status", BCON_INT32(1), "created_at", BCON_INT32(1));
@@ -22,6 +23,8 @@ queue_init(struct queue *q, struct store *store, int claim_ttl_s)
 
     q->store = store;
     q->claim_ttl_ms = (int64_t)claim_ttl_s * 1000;
+    q->sla_ms = (int64_t)sla_s * 1000;
+    q->events = events;
     rv = store_ensure_index(store, COLL, "status_age", keys, false);
     bson_destroy(keys);
     if (rv != 0)
@@ -74,7 +77,7 @@ num_field(const bson_t *doc, const char *key)
 
 /* A heap Item from a stored document; free with item_free. */
 static Escalation__Item *
-item_from_bson(const bson_t *doc)
+item_from_bson(const bson_t *doc, int64_t sla_ms)
 {
     Escalation__Item *it = calloc(1, sizeof(*it));
     bson_iter_t i, a;
@@ -101,6 +104,8 @@ item_from_bson(const bson_t *doc)
     it->created_at = num_field(doc, "created_at");
     it->resolved_at = num_field(doc, "resolved_at");
     it->hand_back = num_field(doc, "hand_back") != 0;
+    int64_t until = it->resolved_at ? it->resolved_at : clock_now_ms();
+    it->sla_breached = sla_ms > 0 && until - it->created_at > sla_ms;
     if (bson_iter_init_find(&i, doc, "knowledge_ids")
         && BSON_ITER_HOLDS_ARRAY(&i) && bson_iter_recurse(&i, &a)) {
         it->knowledge_ids = calloc(8, sizeof(char *));
@@ -146,7 +151,7 @@ find_item(struct queue *q, const char *id, Escalation__Item **out)
     int rv = STORE_NOTFOUND;
 
     if (mongoc_cursor_next(cur, &doc))
-        rv = (*out = item_from_bson(doc)) ? 0 : STORE_DOWN;
+        rv = (*out = item_from_bson(doc, q->sla_ms)) ? 0 : STORE_DOWN;
     else if (mongoc_cursor_error(cur, &err))
         rv = store_error(&err, "find escalation");
     mongoc_cursor_destroy(cur);
@@ -186,7 +191,7 @@ modify(struct queue *q, const bson_t *query, const bson_t *update,
         bson_t doc;
         bson_iter_document(&it, &len, &data);
         if (bson_init_static(&doc, data, len))
-            rv = (*out = item_from_bson(&doc)) ? 0 : STORE_DOWN;
+            rv = (*out = item_from_bson(&doc, q->sla_ms)) ? 0 : STORE_DOWN;
         (void)v;
     }
     bson_destroy(&reply);
@@ -250,6 +255,8 @@ create(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
         return;
     }
     log_info("escalation %s created (%s)", it->id, it->reason);
+    bus_event(q->events, "escalation_created", 1, "reason", it->reason,
+        "intent", it->intent, NULL);
     reply_item(call, BUS_CREATED, "created", it);
     item_free(it);
 }
@@ -285,6 +292,12 @@ list(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
     }
     if (in->intent && in->intent[0])
         BSON_APPEND_UTF8(&filter, "intent", in->intent);
+    if (in->breached) {
+        bson_t lt;
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "created_at", &lt);
+        BSON_APPEND_INT64(&lt, "$lt", clock_now_ms() - q->sla_ms);
+        bson_append_document_end(&filter, &lt);
+    }
     /* Oldest first: the queue is served in order of age. */
     bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(1), "}",
         "limit", BCON_INT64(limit), "skip", BCON_INT64(in->offset));
@@ -299,7 +312,7 @@ list(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
             = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
         const bson_t *doc;
         while (count < LIST_MAX && mongoc_cursor_next(cur, &doc))
-            if ((items[count] = item_from_bson(doc)) != NULL)
+            if ((items[count] = item_from_bson(doc, q->sla_ms)) != NULL)
                 count++;
         if (mongoc_cursor_error(cur, &err))
             rv = store_error(&err, "list escalations");
@@ -507,6 +520,16 @@ act(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
                 teach(q, it);
         }
         log_info("escalation %s: %s by %s", it->id, action, in->agent);
+        if (strcmp(it->status, "resolved") == 0) {
+            /* Time to the first human response, for the SLA figures. */
+            bus_event(q->events, "escalation_resolved",
+                (double)(it->resolved_at - it->created_at), "resolution",
+                it->resolution, "breached", it->sla_breached ? "true" : "false",
+                NULL);
+        } else {
+            bus_event(
+                q->events, "escalation_action", 1, "action", action, NULL);
+        }
         reply_item(call, BUS_OK, action, it);
     }
     bson_destroy(query);

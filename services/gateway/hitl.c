@@ -40,6 +40,7 @@ item_json(const Escalation__Item *it)
     clock_iso8601(when, sizeof(when), it->created_at);
     cJSON_AddStringToObject(o, "created_at", when);
     cJSON_AddNumberToObject(o, "age_seconds", (double)(age / 1000));
+    cJSON_AddBoolToObject(o, "sla_breached", it->sla_breached);
     if (it->resolved_at) {
         clock_iso8601(when, sizeof(when), it->resolved_at);
         cJSON_AddStringToObject(o, "resolved_at", when);
@@ -126,6 +127,15 @@ api_hitl_list(struct req *r)
         return;
     }
     http_query(r, "intent", intent, sizeof(intent));
+    char breached[8];
+    if (http_query(r, "breached", breached, sizeof(breached))) {
+        if (strcmp(breached, "true") != 0 && strcmp(breached, "false") != 0) {
+            http_error(r, 400, "invalid_request",
+                "query 'breached' must be true or false");
+            return;
+        }
+        in.breached = strcmp(breached, "true") == 0;
+    }
     in.status = status;
     in.intent = intent;
     Bus__Reply *rep = call_queue(r, "list", &in.base);

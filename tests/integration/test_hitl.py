@@ -233,3 +233,26 @@ def test_add_to_knowledge_answers_the_same_question_next_time(suite):
     r = suite.request("POST", f"/api/hitl/escalations/{item['id']}/edit",
                       {"reply": "x", "add_to_knowledge": "yes"}, token=agent)
     assert r.status == 400
+
+
+def test_claim_expiry_and_sla_breach(store_uri):
+    import time
+    from conftest import running_suite
+    with running_suite(store_uri, {"CLAIM_TTL_S": "1", "SLA_S": "1"}) as s:
+        customer, _ = new_user(s, "user")
+        agent_a, _ = new_user(s, "agent")
+        agent_b, name_b = new_user(s, "agent")
+        cid = complain(s, customer)["conversation_id"]
+        item = find_item(s, agent_a, cid)
+        base = f"/api/hitl/escalations/{item['id']}"
+        assert s.request("POST", base + "/claim", token=agent_a).status == 200
+        assert s.request("POST", base + "/claim", token=agent_b).status == 409
+        time.sleep(1.5)
+        # A vanished agent does not block the queue.
+        r = s.request("POST", base + "/claim", token=agent_b)
+        assert r.status == 200 and r.json()["claimed_by"] == name_b
+        late = pending(s, agent_a, breached="true")["escalations"]
+        assert [i["id"] for i in late] == [item["id"]]
+        assert late[0]["sla_breached"] is True
+        assert s.request("GET", "/api/hitl/escalations/pending?breached=x",
+                         token=agent_a).status == 400
