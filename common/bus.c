@@ -11,6 +11,8 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
@@ -720,4 +722,120 @@ uint64_t
 bus_events_dropped(const struct bus_events *e)
 {
     return e ? atomic_load(&((struct bus_events *)e)->dropped) : 0;
+}
+
+/* ---- notices ------------------------------------------------------------ */
+
+struct bus_notify {
+    nng_socket sock;
+};
+
+int
+bus_notify_open(struct bus_notify **np, const char *urls)
+{
+    struct bus_notify *n = calloc(1, sizeof(*n));
+    char url[512];
+    int rv;
+
+    if (n == NULL)
+        return NNG_ENOMEM;
+    if ((rv = nng_pub0_open(&n->sock)) != 0) {
+        free(n);
+        return rv;
+    }
+    nng_socket_set_ms(n->sock, NNG_OPT_RECONNMINT, 50);
+    nng_socket_set_ms(n->sock, NNG_OPT_RECONNMAXT, 1000);
+    for (const char *p = urls; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        if (len > 0 && len < sizeof(url)) {
+            memcpy(url, p, len);
+            url[len] = '\0';
+            if ((rv = nng_dial(n->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+                log_warn("bus: notices to %s: %s", url, nng_strerror(rv));
+        }
+        p += len + (p[len] == ',');
+    }
+    *np = n;
+    return 0;
+}
+
+void
+bus_notify_close(struct bus_notify *n)
+{
+    if (n == NULL)
+        return;
+    nng_close(n->sock);
+    free(n);
+}
+
+void
+bus_notify_send(struct bus_notify *n, const ProtobufCMessage *m)
+{
+    nng_msg *msg;
+
+    if (n == NULL || pack_message(&msg, m) != 0)
+        return;
+    if (nng_sendmsg(n->sock, msg, NNG_FLAG_NONBLOCK) != 0)
+        nng_msg_free(msg);
+}
+
+struct bus_listener {
+    nng_socket sock;
+    pthread_t thread;
+    bus_notice_fn cb;
+    void *arg;
+};
+
+static void *
+listener_main(void *arg)
+{
+    struct bus_listener *l = arg;
+
+    for (;;) {
+        nng_msg *msg;
+        int rv = nng_recvmsg(l->sock, &msg, 0);
+        if (rv == NNG_ECLOSED)
+            return NULL;
+        if (rv != 0)
+            continue;
+        l->cb(nng_msg_body(msg), nng_msg_len(msg), l->arg);
+        nng_msg_free(msg);
+    }
+}
+
+int
+bus_listener_open(
+    struct bus_listener **lp, const char *url, bus_notice_fn cb, void *arg)
+{
+    struct bus_listener *l = calloc(1, sizeof(*l));
+    int rv;
+
+    if (l == NULL)
+        return NNG_ENOMEM;
+    l->cb = cb;
+    l->arg = arg;
+    if ((rv = nng_sub0_open(&l->sock)) != 0) {
+        free(l);
+        return rv;
+    }
+    nng_socket_set(l->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+    nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
+    if ((rv = nng_listen(l->sock, url, NULL, 0)) != 0) {
+        nng_close(l->sock);
+        free(l);
+        return rv;
+    }
+    pthread_create(&l->thread, NULL, listener_main, l);
+    *lp = l;
+    return 0;
+}
+
+void
+bus_listener_close(struct bus_listener *l)
+{
+    if (l == NULL)
+        return;
+    nng_close(l->sock);
+    pthread_join(l->thread, NULL);
+    free(l);
 }

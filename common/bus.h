@@ -137,4 +137,32 @@ void bus_event(struct bus_events *e, const char *name, double value, ...);
 /* Events dropped so far because the queue was full or the sink was down. */
 uint64_t bus_events_dropped(const struct bus_events *e);
 
+/* ---- notices (PUB/SUB, fire-and-forget) --------------------------------- */
+
+struct bus_notify;
+
+/*
+ * Publish to each address of urls (comma-separated), dialled in the
+ * background; a subscriber that is away misses what is sent meanwhile.
+ */
+int bus_notify_open(struct bus_notify **np, const char *urls);
+
+/* Close; NULL is a no-op. */
+void bus_notify_close(struct bus_notify *n);
+
+/* Send one message to every subscriber; never blocks. n may be NULL. */
+void bus_notify_send(struct bus_notify *n, const ProtobufCMessage *m);
+
+/*
+ * Listen for notices on url; each message's bytes go to cb(data, len, arg)
+ * on a thread of the listener's own. Returns 0 with *lp set.
+ */
+typedef void (*bus_notice_fn)(const uint8_t *data, size_t len, void *arg);
+struct bus_listener;
+int bus_listener_open(
+    struct bus_listener **lp, const char *url, bus_notice_fn cb, void *arg);
+
+/* Stop the thread and close; NULL is a no-op. */
+void bus_listener_close(struct bus_listener *l);
+
 #endif

@@ -50,6 +50,11 @@ static const struct var vars[] = {
         "bus address of metrics (default ipc://VAR_DIR/run/metrics.ipc)"},
     {"EVENTS_ADDR", S(events_addr), "", 0, 0, SVC_ALL, false,
         "metrics event intake (default ipc://VAR_DIR/run/events.ipc)"},
+    {"NOTIFY_ADDR", S(notify_addr), "", 0, 0, SVC_GATEWAY | SVC_ESCALATION,
+        false,
+        "escalation notices for live streams; the gateway listens, escalation "
+        "dials each of a comma-separated list (default "
+        "ipc://VAR_DIR/run/notify.ipc)"},
     {"BUS_WORKERS", I(bus_workers), "4", 1, 256,
         SVC_INTENT | SVC_SUPPORT | SVC_ESCALATION | SVC_METRICS, false,
         "worker threads of a daemon"},
@@ -214,6 +219,7 @@ config_load(struct config *cfg, unsigned svc, char *err, size_t errlen)
         {&cfg->escalation_addr, "escalation"},
         {&cfg->metrics_addr, "metrics"},
         {&cfg->events_addr, "events"},
+        {&cfg->notify_addr, "notify"},
     };
     for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
         if (**addrs[i].field == '\0') {

@@ -37,6 +37,7 @@ struct config {
     char *escalation_addr;
     char *metrics_addr;
     char *events_addr;
+    char *notify_addr;
     int bus_workers;
     int bus_contexts;
     int bus_timeout_ms;

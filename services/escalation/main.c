@@ -16,6 +16,7 @@ main(int argc, char **argv)
     struct store *store;
     struct queue q;
     struct bus_events *events = NULL;
+    struct bus_notify *notify = NULL;
     int rv = 1;
 
     daemon_init(argc, argv, "escalation", SVC_ESCALATION, &cfg);
@@ -35,9 +36,13 @@ main(int argc, char **argv)
     }
     bus_events_open(
         &events, cfg.events_addr, "escalation", cfg.instance, cfg.event_queue);
-    if (queue_init(&q, store, cfg.claim_ttl_s, cfg.sla_s, events) == 0)
+    bus_notify_open(&notify, cfg.notify_addr);
+    if (queue_init(&q, store, cfg.claim_ttl_s, cfg.sla_s, events) == 0) {
+        q.notify = notify;
         rv = daemon_serve(
             &cfg, "escalation", cfg.escalation_addr, queue_handle, &q, store);
+    }
+    bus_notify_close(notify);
     bus_events_close(events);
     store_close(store);
 out:

@@ -202,6 +202,17 @@ modify(struct queue *q, const bson_t *query, const bson_t *update,
 
 /* ---- methods ------------------------------------------------------------ */
 
+/* Tell every gateway's live streams (fire-and-forget). */
+static void
+notify(struct queue *q, const char *kind, const Escalation__Item *it)
+{
+    Escalation__Notice n = ESCALATION__NOTICE__INIT;
+
+    n.kind = (char *)kind;
+    n.item = (Escalation__Item *)it;
+    bus_notify_send(q->notify, &n.base);
+}
+
 static void
 reply_item(struct bus_call *call, int code, const char *msg,
     const Escalation__Item *it)
@@ -257,6 +268,7 @@ create(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
     log_info("escalation %s created (%s)", it->id, it->reason);
     bus_event(q->events, "escalation_created", 1, "reason", it->reason,
         "intent", it->intent, NULL);
+    notify(q, "created", it);
     reply_item(call, BUS_CREATED, "created", it);
     item_free(it);
 }
@@ -520,6 +532,11 @@ act(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
                 teach(q, it);
         }
         log_info("escalation %s: %s by %s", it->id, action, in->agent);
+        notify(q,
+            strcmp(it->status, "resolved") == 0  ? "resolved"
+                : strcmp(action, "release") == 0 ? "released"
+                                                 : "claimed",
+            it);
         if (strcmp(it->status, "resolved") == 0) {
             /* Time to the first human response, for the SLA figures. */
             bus_event(q->events, "escalation_resolved",

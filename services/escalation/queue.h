@@ -9,6 +9,7 @@
 
 struct queue {
     struct store *store;
+    struct bus_notify *notify; /* may be NULL */
     struct bus_events *events; /* may be NULL */
     int64_t claim_ttl_ms;      /* a claim older than this may be taken over */
     int64_t sla_ms; /* an item open longer than this breaches the SLA */

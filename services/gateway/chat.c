@@ -433,3 +433,30 @@ api_chat_history(struct req *r)
     conv_release(&conv);
     http_json(r, 200, o);
 }
+
+void
+api_chat_stream(struct req *r)
+{
+    char id[64], token[80];
+    struct conversation conv;
+
+    if (!http_query(r, "conversation_id", id, sizeof(id))) {
+        http_error(
+            r, 400, "invalid_request", "query 'conversation_id' is required");
+        return;
+    }
+    if (!http_query(r, "conversation_token", token, sizeof(token)))
+        token[0] = '\0';
+    int rv = conv_load(r->gw->store, id, r->who.user_id, token, &conv);
+    if (rv == STORE_NOTFOUND) {
+        http_error(r, 404, "conversation_not_found",
+            "no such conversation for this user");
+        return;
+    }
+    if (rv != 0) {
+        store_down(r);
+        return;
+    }
+    conv_release(&conv);
+    sse_serve(&r->gw->sse, r, conv.id);
+}

@@ -29,6 +29,8 @@ static const struct route routes[] = {
     {"POST", "/api/admin/users", api_admin_users_create, ROLE_ADMIN},
     {"POST", "/api/chat", api_chat, ROLE_NONE},
     {"GET", "/api/chat/history", api_chat_history, ROLE_NONE},
+    {"GET", "/api/chat/stream", api_chat_stream, ROLE_NONE},
+    {"GET", "/api/hitl/stream", api_hitl_stream, ROLE_AGENT},
     {"GET", "/api/hitl/escalations/pending", api_hitl_list, ROLE_AGENT},
     {"GET", "/api/hitl/escalations/{id}", api_hitl_get, ROLE_AGENT},
     {"POST", "/api/hitl/escalations/{id}/claim", api_hitl_claim, ROLE_AGENT},
@@ -82,6 +84,21 @@ authenticate(struct req *r, bool required)
     const char *h = http_header(r, "Authorization");
     static const char hdr[] = "WWW-Authenticate: Bearer\r\n";
 
+    /* Browsers' EventSource cannot send headers: streams may carry the token
+     * in the query instead. */
+    char qtok[1024];
+    size_t plen = strlen(r->path);
+    if ((h == NULL || *h == '\0') && plen > 7
+        && strcmp(r->path + plen - 7, "/stream") == 0
+        && http_query(r, "access_token", qtok, sizeof(qtok))) {
+        int rv = auth_check(r->gw->auth, qtok, &r->who);
+        if (rv != 0) {
+            http_error_hdr(
+                r, 401, "invalid_token", "the token is not valid", hdr);
+            return -1;
+        }
+        return 0;
+    }
     if (h == NULL || *h == '\0') {
         if (!required)
             return 0;
@@ -254,6 +271,13 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
     }
     bus_events_open(&gw->events, cfg->events_addr, "gateway", cfg->instance,
         cfg->event_queue);
+    if ((rv = sse_hub_start(&gw->sse, cfg->notify_addr)) != 0) {
+        log_error("cannot listen for notices on %s: %s", cfg->notify_addr,
+            nng_strerror(rv));
+        gateway_stop(gw);
+        return -1;
+    }
+    gw->sse_started = true;
 
     snprintf(port, sizeof(port), "%s:%d", cfg->listen_addr, cfg->port);
     snprintf(threads, sizeof(threads), "%d", cfg->http_threads);
@@ -291,6 +315,8 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
 void
 gateway_stop(struct gateway *gw)
 {
+    if (gw->sse_started)
+        sse_hub_close_streams(&gw->sse); /* they hold HTTP threads */
     if (gw->http != NULL) {
         mg_stop(gw->http);
         gw->http = NULL;
@@ -299,6 +325,10 @@ gateway_stop(struct gateway *gw)
     for (int i = 0; i < NPEERS; i++) {
         bus_client_close(gw->peers[i]);
         gw->peers[i] = NULL;
+    }
+    if (gw->sse_started) {
+        sse_hub_stop(&gw->sse);
+        gw->sse_started = false;
     }
     bus_events_close(gw->events);
     gw->events = NULL;

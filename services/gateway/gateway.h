@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "config.h"
 #include "http.h"
+#include "sse.h"
 #include "store.h"
 
 /* The daemons the gateway talks to, in health-report order. */
@@ -22,6 +23,8 @@ struct gateway {
     struct bus_client *peers[NPEERS];
     struct bus_events *events;
     struct mg_context *http;
+    struct sse_hub sse;
+    bool sse_started;
     int64_t started_ms;
 };
 
@@ -65,6 +68,12 @@ void api_hitl_release(struct req *r);
 void api_hitl_approve(struct req *r);
 void api_hitl_edit(struct req *r);
 void api_hitl_reject(struct req *r);
+void api_hitl_stream(struct req *r);
+void api_chat_stream(struct req *r);
+
+struct Escalation__Item;
+/* The public JSON of an escalation item. */
+cJSON *hitl_item_json(const struct Escalation__Item *it);
 
 /* Static files: the web UI, /docs and /openapi.json. */
 void static_serve(struct req *r);

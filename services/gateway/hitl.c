@@ -15,12 +15,13 @@
 #include "escalation.pb-c.h"
 #include "gateway.h"
 #include "log.h"
+#include "sse.h"
 #include "utf8.h"
 
 #define REPLY_MAX_CHARS 4000
 
-static cJSON *
-item_json(const Escalation__Item *it)
+cJSON *
+hitl_item_json(const Escalation__Item *it)
 {
     cJSON *o = cJSON_CreateObject();
     char when[32];
@@ -151,7 +152,7 @@ api_hitl_list(struct req *r)
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "escalations");
     for (size_t i = 0; i < l->n_items; i++)
-        cJSON_AddItemToArray(arr, item_json(l->items[i]));
+        cJSON_AddItemToArray(arr, hitl_item_json(l->items[i]));
     cJSON_AddNumberToObject(o, "total", (double)l->total);
     cJSON_AddNumberToObject(o, "limit", in.limit);
     cJSON_AddNumberToObject(o, "offset", in.offset);
@@ -176,7 +177,7 @@ item_reply(struct req *r, Bus__Reply *rep, int *code)
         cJSON_AddStringToObject(o, "error", "conflict");
         cJSON_AddStringToObject(o, "detail", rep->status->message);
         if (ir && ir->item)
-            cJSON_AddItemToObject(o, "escalation", item_json(ir->item));
+            cJSON_AddItemToObject(o, "escalation", hitl_item_json(ir->item));
         http_json(r, 409, o);
     } else if (*code == BUS_BAD_REQUEST) {
         http_error(r, 400, "invalid_request", rep->status->message);
@@ -210,7 +211,7 @@ api_hitl_get(struct req *r)
     bus__reply__free_unpacked(rep, NULL);
     if (it == NULL)
         return;
-    cJSON *o = item_json(it);
+    cJSON *o = hitl_item_json(it);
     cJSON *transcript = NULL;
     if (msg_history(r->gw->store, it->conversation_id, 0, 200, &transcript)
         == 0)
@@ -315,7 +316,7 @@ act(struct req *r, const char *action, bool needs_reply)
     audit_record(r->gw->store, r->who.username, action, it->id, it->status);
     if (strcmp(it->status, "resolved") == 0 && deliver(r, it) != 0)
         log_error("escalation %s resolved but its reply not delivered", it->id);
-    http_json(r, 200, item_json(it));
+    http_json(r, 200, hitl_item_json(it));
     escalation__item__free_unpacked(it, NULL);
 out:
     cJSON_Delete(doc);
@@ -349,4 +350,10 @@ void
 api_hitl_reject(struct req *r)
 {
     act(r, "reject", true);
+}
+
+void
+api_hitl_stream(struct req *r)
+{
+    sse_serve(&r->gw->sse, r, NULL);
 }

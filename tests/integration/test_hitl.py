@@ -256,3 +256,87 @@ def test_claim_expiry_and_sla_breach(store_uri):
         assert late[0]["sla_breached"] is True
         assert s.request("GET", "/api/hitl/escalations/pending?breached=x",
                          token=agent_a).status == 400
+
+
+class Stream:
+    """Reads server-sent events on a thread of its own."""
+
+    def __init__(self, suite, path, token=None):
+        import threading
+        import urllib.request
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        req = urllib.request.Request(suite.url + path, headers=headers)
+        self.resp = urllib.request.urlopen(req, timeout=60)
+        self.events = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        import json
+        name = None
+        try:
+            for raw in self.resp:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    self.events.append((name, json.loads(line[6:])))
+        except Exception:
+            pass
+
+    def wait_for(self, pred, timeout=10):
+        import time
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for e in list(self.events):
+                if pred(e):
+                    return e
+            time.sleep(0.05)
+        raise AssertionError(f"no such event in {self.events}")
+
+    def close(self):
+        # Shut the socket: the reader thread and the server's stream end.
+        import socket
+        try:
+            self.resp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+        except (AttributeError, OSError):
+            pass
+
+
+def test_live_streams_deliver_queue_changes_and_human_replies(suite):
+    customer, _ = new_user(suite, "user")
+    agent, _ = new_user(suite, "agent")
+    queue = Stream(suite, "/api/hitl/stream", agent)
+    try:
+        b = complain(suite, customer)
+        cid = b["conversation_id"]
+        created = queue.wait_for(
+            lambda e: e[0] == "escalation" and e[1]["kind"] == "created"
+            and e[1]["escalation"]["conversation_id"] == cid)
+        eid = created[1]["escalation"]["id"]
+        chat = Stream(suite, f"/api/chat/stream?conversation_id={cid}",
+                      customer)
+        try:
+            assert suite.request("POST", f"/api/hitl/escalations/{eid}/claim",
+                                 token=agent).status == 200
+            queue.wait_for(lambda e: e[1].get("kind") == "claimed")
+            reply = "Hello, this is Sam from support; I have fixed it."
+            assert suite.request("POST", f"/api/hitl/escalations/{eid}/edit",
+                                 {"reply": reply}, token=agent).status == 200
+            msg = chat.wait_for(lambda e: e[0] == "message")
+            assert msg[1]["text"] == reply and msg[1]["role"] == "agent"
+            queue.wait_for(lambda e: e[1].get("kind") == "resolved")
+        finally:
+            chat.close()
+    finally:
+        queue.close()
+    # Streams are for their owners and agents only.
+    other, _ = new_user(suite, "user")
+    assert suite.request("GET", f"/api/chat/stream?conversation_id={cid}",
+                         token=other).status == 404
+    assert suite.request("GET", "/api/chat/stream", token=other).status == 400
+    assert suite.request("GET", "/api/hitl/stream",
+                         token=customer).status == 403
+    assert suite.request("GET", "/api/hitl/stream").status == 401
+    assert suite.request("GET", "/api/hitl/stream?access_token=forged"
+                         ).status == 401
