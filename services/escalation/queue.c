@@ -520,6 +520,12 @@ act(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
         bus_call_reply(call, BUS_BAD_REQUEST, "unknown action", NULL);
         return;
     }
+    /* The state before, for the audit log (the item must exist anyway). */
+    char before[16] = "";
+    Escalation__Item *prev = NULL;
+    if (find_item(q, in->id, &prev) == 0)
+        snprintf(before, sizeof(before), "%s", prev->status);
+    item_free(prev);
     rv = modify(q, query, update, &it);
     if (rv == STORE_NOTFOUND) {
         explain_conflict(q, call, in->id);
@@ -532,6 +538,9 @@ act(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
                 teach(q, it);
         }
         log_info("escalation %s: %s by %s", it->id, action, in->agent);
+        Escalation__ItemReply out = ESCALATION__ITEM_REPLY__INIT;
+        out.item = it;
+        out.before = before;
         notify(q,
             strcmp(it->status, "resolved") == 0  ? "resolved"
                 : strcmp(action, "release") == 0 ? "released"
@@ -547,7 +556,7 @@ act(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
             bus_event(
                 q->events, "escalation_action", 1, "action", action, NULL);
         }
-        reply_item(call, BUS_OK, action, it);
+        bus_call_reply(call, BUS_OK, action, &out.base);
     }
     bson_destroy(query);
     bson_destroy(update);

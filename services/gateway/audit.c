@@ -4,7 +4,7 @@
 
 void
 audit_record(struct store *s, const char *who, const char *action,
-    const char *target, const char *after)
+    const char *target, const char *before, const char *after)
 {
     mongoc_client_t *c;
     mongoc_collection_t *coll = store_get(s, "audit_log", &c);
@@ -14,10 +14,64 @@ audit_record(struct store *s, const char *who, const char *action,
     BSON_APPEND_UTF8(&doc, "who", who);
     BSON_APPEND_UTF8(&doc, "action", action);
     BSON_APPEND_UTF8(&doc, "target", target);
+    BSON_APPEND_UTF8(&doc, "before", before);
     BSON_APPEND_UTF8(&doc, "after", after);
     BSON_APPEND_DATE_TIME(&doc, "at", clock_now_ms());
     if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err))
         store_error(&err, "audit log");
     bson_destroy(&doc);
     store_put(s, c, coll);
+}
+
+static void
+add(cJSON *o, const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
+        cJSON_AddStringToObject(o, key, bson_iter_utf8(&it, NULL));
+}
+
+int
+audit_list(struct store *s, const char *target, int limit, cJSON **out)
+{
+    mongoc_client_t *c;
+    mongoc_collection_t *coll = store_get(s, "audit_log", &c);
+    bson_t filter = BSON_INITIALIZER;
+    bson_t *opts = BCON_NEW(
+        "sort", "{", "at", BCON_INT32(-1), "}", "limit", BCON_INT64(limit));
+    const bson_t *doc;
+    bson_error_t err;
+    int rv = 0;
+
+    if (target != NULL && target[0] != '\0')
+        BSON_APPEND_UTF8(&filter, "target", target);
+    mongoc_cursor_t *cur
+        = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+    cJSON *arr = cJSON_CreateArray();
+    while (mongoc_cursor_next(cur, &doc)) {
+        cJSON *o = cJSON_CreateObject();
+        bson_iter_t it;
+        char when[32];
+        add(o, doc, "who");
+        add(o, doc, "action");
+        add(o, doc, "target");
+        add(o, doc, "before");
+        add(o, doc, "after");
+        if (bson_iter_init_find(&it, doc, "at")) {
+            clock_iso8601(when, sizeof(when), store_int64(&it));
+            cJSON_AddStringToObject(o, "at", when);
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    if (mongoc_cursor_error(cur, &err)) {
+        rv = store_error(&err, "read audit log");
+        cJSON_Delete(arr);
+    } else {
+        *out = arr;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    store_put(s, c, coll);
+    return rv;
 }

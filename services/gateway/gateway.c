@@ -30,6 +30,7 @@ static const struct route routes[] = {
     {"POST", "/api/chat", api_chat, ROLE_NONE},
     {"GET", "/api/chat/history", api_chat_history, ROLE_NONE},
     {"GET", "/api/chat/stream", api_chat_stream, ROLE_NONE},
+    {"GET", "/api/admin/audit", api_admin_audit, ROLE_ADMIN},
     {"GET", "/api/hitl/stream", api_hitl_stream, ROLE_AGENT},
     {"GET", "/api/hitl/escalations/pending", api_hitl_list, ROLE_AGENT},
     {"GET", "/api/hitl/escalations/{id}", api_hitl_get, ROLE_AGENT},

@@ -69,6 +69,7 @@ void api_hitl_approve(struct req *r);
 void api_hitl_edit(struct req *r);
 void api_hitl_reject(struct req *r);
 void api_hitl_stream(struct req *r);
+void api_admin_audit(struct req *r);
 void api_chat_stream(struct req *r);
 
 struct Escalation__Item;

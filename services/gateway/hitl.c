@@ -162,7 +162,8 @@ api_hitl_list(struct req *r)
 
 /* Write the daemon's answer about one item: 200 with it, or the error. */
 static Escalation__Item *
-item_reply(struct req *r, Bus__Reply *rep, int *code)
+item_reply(
+    struct req *r, Bus__Reply *rep, int *code, char *before, size_t before_len)
 {
     Escalation__ItemReply *ir = NULL;
 
@@ -185,6 +186,8 @@ item_reply(struct req *r, Bus__Reply *rep, int *code)
         http_error(r, 502, "bad_gateway", "malformed reply from the queue");
     } else {
         Escalation__Item *it = ir->item;
+        if (before != NULL)
+            snprintf(before, before_len, "%s", ir->before ? ir->before : "");
         ir->item = NULL;
         escalation__item_reply__free_unpacked(ir, NULL);
         return it;
@@ -207,7 +210,7 @@ api_hitl_get(struct req *r)
     Bus__Reply *rep = call_queue(r, "get", &in.base);
     if (rep == NULL)
         return;
-    Escalation__Item *it = item_reply(r, rep, &code);
+    Escalation__Item *it = item_reply(r, rep, &code, NULL, 0);
     bus__reply__free_unpacked(rep, NULL);
     if (it == NULL)
         return;
@@ -309,11 +312,13 @@ act(struct req *r, const char *action, bool needs_reply)
     Bus__Reply *rep = call_queue(r, "act", &in.base);
     if (rep == NULL)
         goto out;
-    Escalation__Item *it = item_reply(r, rep, &code);
+    char before[16];
+    Escalation__Item *it = item_reply(r, rep, &code, before, sizeof(before));
     bus__reply__free_unpacked(rep, NULL);
     if (it == NULL)
         goto out;
-    audit_record(r->gw->store, r->who.username, action, it->id, it->status);
+    audit_record(
+        r->gw->store, r->who.username, action, it->id, before, it->status);
     if (strcmp(it->status, "resolved") == 0 && deliver(r, it) != 0)
         log_error("escalation %s resolved but its reply not delivered", it->id);
     http_json(r, 200, hitl_item_json(it));
@@ -356,4 +361,26 @@ void
 api_hitl_stream(struct req *r)
 {
     sse_serve(&r->gw->sse, r, NULL);
+}
+
+void
+api_admin_audit(struct req *r)
+{
+    char target[64] = "";
+    bool bad = false;
+    long limit = query_long(r, "limit", 1, 500, 100, &bad);
+    cJSON *arr;
+
+    if (bad)
+        return;
+    http_query(r, "target", target, sizeof(target));
+    if (audit_list(r->gw->store, target, (int)limit, &arr) != 0) {
+        http_error_hdr(r, 503, "store_unavailable",
+            "the database is unavailable, try again shortly",
+            "Retry-After: 2\r\n");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "entries", arr);
+    http_json(r, 200, o);
 }

@@ -103,6 +103,15 @@ def test_escalate_claim_edit_deliver_hand_back(suite):
                                             "conversation_id": cid},
                       token=customer).json()
     assert r["escalated"] is False
+    # The audit log holds every step, who and what, before and after.
+    log = suite.request("GET", f"/api/admin/audit?target={item['id']}",
+                        token=suite.admin_token()).json()["entries"]
+    steps = [(e["who"], e["action"], e["before"], e["after"])
+             for e in reversed(log)]
+    assert steps == [(name_a, "claim", "pending", "claimed"),
+                     (name_a, "edit", "claimed", "resolved")], steps
+    assert suite.request("GET", "/api/admin/audit",
+                         token=agent_a).status == 403
 
 
 def test_release_then_other_agent_approves_keeping_it(suite):
