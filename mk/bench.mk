@@ -39,3 +39,8 @@ bench-chat: build-all
 bench: bench-llm
 bench-llm: build-all
 	@BIN_DIR=$(BIN) bench/llm.sh
+
+.PHONY: bench-hitl
+bench: bench-hitl
+bench-hitl: build-all
+	@BIN_DIR=$(BIN) bench/hitl.sh
