@@ -1,6 +1,7 @@
 #include "audit.h"
 
 #include "clock.h"
+#include "conversations.h"
 
 void
 audit_record(struct store *s, const char *who, const char *action,
@@ -21,14 +22,6 @@ audit_record(struct store *s, const char *who, const char *action,
         store_error(&err, "audit log");
     bson_destroy(&doc);
     store_put(s, c, coll);
-}
-
-static void
-add(cJSON *o, const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
-        cJSON_AddStringToObject(o, key, bson_iter_utf8(&it, NULL));
 }
 
 int
@@ -52,11 +45,11 @@ audit_list(struct store *s, const char *target, int limit, cJSON **out)
         cJSON *o = cJSON_CreateObject();
         bson_iter_t it;
         char when[32];
-        add(o, doc, "who");
-        add(o, doc, "action");
-        add(o, doc, "target");
-        add(o, doc, "before");
-        add(o, doc, "after");
+        conv_json_string(o, "who", doc, "who");
+        conv_json_string(o, "action", doc, "action");
+        conv_json_string(o, "target", doc, "target");
+        conv_json_string(o, "before", doc, "before");
+        conv_json_string(o, "after", doc, "after");
         if (bson_iter_init_find(&it, doc, "at")) {
             clock_iso8601(when, sizeof(when), store_int64(&it));
             cJSON_AddStringToObject(o, "at", when);

@@ -375,22 +375,41 @@ out:
     cJSON_Delete(doc);
 }
 
+/*
+ * The conversation named by the query (conversation_id, and
+ * conversation_token for a guest's), for its owner only. 0, or -1 with the
+ * error written (400 no id, 404 not found or not yours, 503).
+ */
+static int
+load_queried(struct req *r, struct conversation *conv)
+{
+    char id[64], token[80];
+
+    if (!http_query(r, "conversation_id", id, sizeof(id))) {
+        http_error(
+            r, 400, "invalid_request", "query 'conversation_id' is required");
+        return -1;
+    }
+    if (!http_query(r, "conversation_token", token, sizeof(token)))
+        token[0] = '\0';
+    int rv = conv_load(r->gw->store, id, r->who.user_id, token, conv);
+    if (rv == STORE_NOTFOUND)
+        http_error(r, 404, "conversation_not_found",
+            "no such conversation for this user");
+    else if (rv != 0)
+        store_down(r);
+    return rv == 0 ? 0 : -1;
+}
+
 void
 api_chat_history(struct req *r)
 {
-    char id[64], token[80], num[32];
+    char num[32];
     struct conversation conv;
     long limit = 50;
     int64_t before = 0;
     cJSON *arr;
 
-    if (!http_query(r, "conversation_id", id, sizeof(id))) {
-        http_error(
-            r, 400, "invalid_request", "query 'conversation_id' is required");
-        return;
-    }
-    if (!http_query(r, "conversation_token", token, sizeof(token)))
-        token[0] = '\0';
     if (http_query(r, "limit", num, sizeof(num))) {
         char *end;
         errno = 0;
@@ -411,16 +430,8 @@ api_chat_history(struct req *r)
             return;
         }
     }
-    int rv = conv_load(r->gw->store, id, r->who.user_id, token, &conv);
-    if (rv == STORE_NOTFOUND) {
-        http_error(r, 404, "conversation_not_found",
-            "no such conversation for this user");
+    if (load_queried(r, &conv) != 0)
         return;
-    }
-    if (rv != 0) {
-        store_down(r);
-        return;
-    }
     if (msg_history(r->gw->store, conv.id, before, (int)limit, &arr) != 0) {
         conv_release(&conv);
         store_down(r);
@@ -437,26 +448,10 @@ api_chat_history(struct req *r)
 void
 api_chat_stream(struct req *r)
 {
-    char id[64], token[80];
     struct conversation conv;
 
-    if (!http_query(r, "conversation_id", id, sizeof(id))) {
-        http_error(
-            r, 400, "invalid_request", "query 'conversation_id' is required");
+    if (load_queried(r, &conv) != 0)
         return;
-    }
-    if (!http_query(r, "conversation_token", token, sizeof(token)))
-        token[0] = '\0';
-    int rv = conv_load(r->gw->store, id, r->who.user_id, token, &conv);
-    if (rv == STORE_NOTFOUND) {
-        http_error(r, 404, "conversation_not_found",
-            "no such conversation for this user");
-        return;
-    }
-    if (rv != 0) {
-        store_down(r);
-        return;
-    }
     conv_release(&conv);
     sse_serve(&r->gw->sse, r, conv.id);
 }

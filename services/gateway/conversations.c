@@ -292,10 +292,8 @@ msg_insert(struct store *s, const struct message *m, int n)
     return ok ? 0 : store_error(&err, "insert message");
 }
 
-/* Copy a string field of doc into o (never from a stack buffer: civetweb's
- * threads have 100 KiB stacks). */
-static void
-add_string(cJSON *o, const char *name, const bson_t *doc, const char *key)
+void
+conv_json_string(cJSON *o, const char *name, const bson_t *doc, const char *key)
 {
     bson_iter_t it;
     uint32_t len;
@@ -335,11 +333,11 @@ msg_history(struct store *s, const char *conversation_id, int64_t before,
         bson_iter_t it;
         char when[32];
 
-        add_string(o, "id", doc, "_id");
-        add_string(o, "role", doc, "role");
-        add_string(o, "text", doc, "text");
-        add_string(o, "intent", doc, "intent");
-        add_string(o, "agent_type", doc, "agent_type");
+        conv_json_string(o, "id", doc, "_id");
+        conv_json_string(o, "role", doc, "role");
+        conv_json_string(o, "text", doc, "text");
+        conv_json_string(o, "intent", doc, "intent");
+        conv_json_string(o, "agent_type", doc, "agent_type");
         if (bson_iter_init_find(&it, doc, "escalated"))
             cJSON_AddBoolToObject(o, "escalated", store_int64(&it) != 0);
         if (bson_iter_init_find(&it, doc, "created_at")) {

@@ -99,6 +99,14 @@ int msg_insert(struct store *s, const struct message *m, int n);
 int msg_history(struct store *s, const char *conversation_id, int64_t before,
     int limit, cJSON **out);
 
+/*
+ * Copy the string field key of a stored document into o as name (at most
+ * CONV_TEXT_MAX bytes; straight from the BSON, no stack buffer: civetweb's
+ * threads have small stacks). Absent or not a string: nothing added.
+ */
+void conv_json_string(
+    cJSON *o, const char *name, const bson_t *doc, const char *key);
+
 /* Create the messages index (conversation + time); idempotent. */
 int conv_init(struct store *s);
 
