@@ -472,60 +472,59 @@ act(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
         return;
     }
     action = in->action;
-    if (strcmp(action, "claim") == 0) {
+    bool claim = strcmp(action, "claim") == 0;
+    bool release = strcmp(action, "release") == 0;
+    bool approve = strcmp(action, "approve") == 0;
+    bool resolve = approve || strcmp(action, "edit") == 0
+        || strcmp(action, "reject") == 0;
+    const char *why = NULL;
+    if (!claim && !release && !resolve)
+        why = "unknown action";
+    else if (resolve && !approve && (in->reply == NULL || !in->reply[0]))
+        why = "the reply is empty";
+    /* One look-up: the state before (audit log) and approve's draft. */
+    if (why == NULL && (rv = find_item(q, in->id, &cur)) != 0) {
+        escalation__act_request__free_unpacked(in, NULL);
+        if (rv == STORE_NOTFOUND)
+            bus_call_reply(call, BUS_NOT_FOUND, "no such escalation", NULL);
+        else
+            store_failed(call);
+        return;
+    }
+    /* The draft as it is stored is what the customer gets on approve. */
+    const char *final = approve && cur != NULL ? cur->draft : in->reply;
+    if (why == NULL && resolve && (final == NULL || final[0] == '\0'))
+        why = "the reply is empty";
+    if (why != NULL) {
+        escalation__act_request__free_unpacked(in, NULL);
+        item_free(cur);
+        bus_call_reply(call, BUS_BAD_REQUEST, why, NULL);
+        return;
+    }
+    if (claim) {
         query = open_to(in->id, in->agent, expired);
         update = BCON_NEW("$set", "{", "status", BCON_UTF8("claimed"),
             "claimed_by", BCON_UTF8(in->agent), "claimed_at", BCON_INT64(now),
             "}");
-    } else if (strcmp(action, "release") == 0) {
+    } else if (release) {
         query = BCON_NEW("_id", BCON_UTF8(in->id), "status",
             BCON_UTF8("claimed"), "claimed_by", BCON_UTF8(in->agent));
         update = BCON_NEW("$set", "{", "status", BCON_UTF8("pending"),
             "claimed_by", BCON_UTF8(""), "claimed_at", BCON_INT64(0), "}");
-    } else if (strcmp(action, "approve") == 0 || strcmp(action, "edit") == 0
-        || strcmp(action, "reject") == 0) {
-        const char *final = in->reply;
-        if (strcmp(action, "approve") == 0) {
-            /* The draft as it is stored is what the customer gets. */
-            rv = find_item(q, in->id, &cur);
-            if (rv != 0) {
-                escalation__act_request__free_unpacked(in, NULL);
-                if (rv == STORE_NOTFOUND)
-                    bus_call_reply(
-                        call, BUS_NOT_FOUND, "no such escalation", NULL);
-                else
-                    store_failed(call);
-                return;
-            }
-            final = cur->draft;
-        }
-        if (final == NULL || final[0] == '\0') {
-            escalation__act_request__free_unpacked(in, NULL);
-            item_free(cur);
-            bus_call_reply(call, BUS_BAD_REQUEST, "the reply is empty", NULL);
-            return;
-        }
+    } else {
         query = open_to(in->id, in->agent, expired);
         update = BCON_NEW("$set", "{", "status", BCON_UTF8("resolved"),
             "resolution",
-            BCON_UTF8(strcmp(action, "approve") == 0 ? "approved"
-                    : strcmp(action, "edit") == 0    ? "edited"
-                                                     : "rejected"),
+            BCON_UTF8(approve                     ? "approved"
+                    : strcmp(action, "edit") == 0 ? "edited"
+                                                  : "rejected"),
             "final_reply", BCON_UTF8(final), "resolved_by",
             BCON_UTF8(in->agent), "resolved_at", BCON_INT64(now), "notes",
             BCON_UTF8(in->notes ? in->notes : ""), "hand_back",
             BCON_BOOL(in->hand_back), "}");
-    } else {
-        escalation__act_request__free_unpacked(in, NULL);
-        bus_call_reply(call, BUS_BAD_REQUEST, "unknown action", NULL);
-        return;
     }
-    /* The state before, for the audit log (the item must exist anyway). */
-    char before[16] = "";
-    Escalation__Item *prev = NULL;
-    if (find_item(q, in->id, &prev) == 0)
-        snprintf(before, sizeof(before), "%s", prev->status);
-    item_free(prev);
+    char before[16];
+    snprintf(before, sizeof(before), "%s", cur->status);
     rv = modify(q, query, update, &it);
     if (rv == STORE_NOTFOUND) {
         explain_conflict(q, call, in->id);

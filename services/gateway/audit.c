@@ -43,17 +43,12 @@ audit_list(struct store *s, const char *target, int limit, cJSON **out)
     cJSON *arr = cJSON_CreateArray();
     while (mongoc_cursor_next(cur, &doc)) {
         cJSON *o = cJSON_CreateObject();
-        bson_iter_t it;
-        char when[32];
         conv_json_string(o, "who", doc, "who");
         conv_json_string(o, "action", doc, "action");
         conv_json_string(o, "target", doc, "target");
         conv_json_string(o, "before", doc, "before");
         conv_json_string(o, "after", doc, "after");
-        if (bson_iter_init_find(&it, doc, "at")) {
-            clock_iso8601(when, sizeof(when), store_int64(&it));
-            cJSON_AddStringToObject(o, "at", when);
-        }
+        conv_json_time(o, "at", doc, "at");
         cJSON_AddItemToArray(arr, o);
     }
     if (mongoc_cursor_error(cur, &err)) {

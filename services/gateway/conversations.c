@@ -305,6 +305,18 @@ conv_json_string(cJSON *o, const char *name, const bson_t *doc, const char *key)
     }
 }
 
+void
+conv_json_time(cJSON *o, const char *name, const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    char when[32];
+
+    if (bson_iter_init_find(&it, doc, key)) {
+        clock_iso8601(when, sizeof(when), store_int64(&it));
+        cJSON_AddStringToObject(o, name, when);
+    }
+}
+
 int
 msg_history(struct store *s, const char *conversation_id, int64_t before,
     int limit, cJSON **out)
@@ -331,7 +343,6 @@ msg_history(struct store *s, const char *conversation_id, int64_t before,
     while (mongoc_cursor_next(cur, &doc)) {
         cJSON *o = cJSON_CreateObject();
         bson_iter_t it;
-        char when[32];
 
         conv_json_string(o, "id", doc, "_id");
         conv_json_string(o, "role", doc, "role");
@@ -340,10 +351,7 @@ msg_history(struct store *s, const char *conversation_id, int64_t before,
         conv_json_string(o, "agent_type", doc, "agent_type");
         if (bson_iter_init_find(&it, doc, "escalated"))
             cJSON_AddBoolToObject(o, "escalated", store_int64(&it) != 0);
-        if (bson_iter_init_find(&it, doc, "created_at")) {
-            clock_iso8601(when, sizeof(when), store_int64(&it));
-            cJSON_AddStringToObject(o, "timestamp", when);
-        }
+        conv_json_time(o, "timestamp", doc, "created_at");
         cJSON_InsertItemInArray(arr, 0, o);
     }
     if (mongoc_cursor_error(cur, &err)) {

@@ -107,6 +107,10 @@ int msg_history(struct store *s, const char *conversation_id, int64_t before,
 void conv_json_string(
     cJSON *o, const char *name, const bson_t *doc, const char *key);
 
+/* The date at key of a stored document into o as name, ISO 8601. */
+void conv_json_time(
+    cJSON *o, const char *name, const bson_t *doc, const char *key);
+
 /* Create the messages index (conversation + time); idempotent. */
 int conv_init(struct store *s);
 
