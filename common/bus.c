@@ -190,6 +190,8 @@ struct bus_call {
     enum slot_state state;
     Bus__Request *req;
     struct bus_call *next; /* work queue */
+    bool traced;
+    struct span span; /* this call's span, when the request is traced */
 };
 
 struct bus_server {
@@ -327,8 +329,14 @@ worker_main(void *arg)
             bus_call_reply(call, BUS_DEADLINE, "deadline passed", NULL);
         else if (strcmp(call->req->method, "health") == 0)
             answer_health(call);
-        else
+        else {
+            call->traced = s->o.events != NULL && m != NULL
+                && m->trace_id != NULL && m->trace_id[0] != '\0';
+            if (call->traced)
+                span_begin(&call->span, m->trace_id, m->parent_span_id,
+                    call->req->method);
             s->o.handler(call, s->o.arg);
+        }
         log_set_context(NULL, NULL);
     }
 }
@@ -477,6 +485,25 @@ bus_call_method(const struct bus_call *call)
     return call->req && call->req->method ? call->req->method : "";
 }
 
+void
+bus_call_attr(struct bus_call *call, const char *key, const char *val)
+{
+    if (call->traced)
+        span_attr(&call->span, key, val);
+}
+
+const struct span *
+bus_call_span(const struct bus_call *call)
+{
+    return call->traced ? &call->span : NULL;
+}
+
+struct bus_events *
+bus_call_events(const struct bus_call *call)
+{
+    return call->srv->o.events;
+}
+
 const uint8_t *
 bus_call_body(const struct bus_call *call, size_t *len)
 {
@@ -493,6 +520,11 @@ bus_call_reply(struct bus_call *call, int code, const char *message,
     nng_msg *msg;
     int rv;
 
+    if (call->traced) {
+        call->traced = false;
+        span_end(&call->span, code);
+        bus_span(call->srv->o.events, &call->span);
+    }
     st.code = code;
     st.message = (char *)(message ? message : "");
     rep.status = &st;
@@ -519,6 +551,7 @@ bus_call_reply(struct bus_call *call, int code, const char *message,
 
 #define EV_MAX_LABELS 8
 #define EV_STR 64
+#define HEARTBEAT_MS 10000
 
 struct ev {
     char name[EV_STR];
@@ -535,67 +568,150 @@ struct bus_events {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct ev *q;
-    int cap, len;
+    struct span *sq;
+    int cap, len, slen;
     bool stopping;
     atomic_uint_least64_t dropped;
     uint64_t dropped_reported;
+    int64_t started_ms, heartbeat_ms;
     pthread_t flusher;
 };
 
-static void
-events_flush(struct bus_events *e, struct ev *batch, int n)
-{
-    Metrics__EventBatch b = METRICS__EVENT_BATCH__INIT;
-    Metrics__Event *evs = calloc((size_t)n, sizeof(*evs));
-    Metrics__Event **ptrs = calloc((size_t)n, sizeof(*ptrs));
-    Metrics__Event__LabelsEntry *ents
-        = calloc((size_t)n * EV_MAX_LABELS, sizeof(*ents));
-    Metrics__Event__LabelsEntry **eptrs
-        = calloc((size_t)n * EV_MAX_LABELS, sizeof(*eptrs));
-    nng_msg *msg;
+/* The protobuf views of one batch, pointing into the queued copies. */
+struct batch_pb {
+    Metrics__Event *evs;
+    Metrics__Event **eptrs;
+    Metrics__Event__LabelsEntry *labels;
+    Metrics__Event__LabelsEntry **lptrs;
+    Metrics__Span *spans;
+    Metrics__Span **sptrs;
+    Metrics__Span__AttributesEntry *attrs;
+    Metrics__Span__AttributesEntry **aptrs;
+};
 
-    if (evs == NULL || ptrs == NULL || ents == NULL || eptrs == NULL) {
-        atomic_fetch_add(&e->dropped, (uint64_t)n);
-        goto out;
-    }
+static void
+batch_pb_free(struct batch_pb *p)
+{
+    free(p->evs);
+    free(p->eptrs);
+    free(p->labels);
+    free(p->lptrs);
+    free(p->spans);
+    free(p->sptrs);
+    free(p->attrs);
+    free(p->aptrs);
+}
+
+static int
+batch_pb_fill(struct bus_events *e, Metrics__EventBatch *b, struct batch_pb *p,
+    struct ev *ev, int n, struct span *sp, int ns)
+{
+    size_t un = (size_t)n + 1, us = (size_t)ns + 1;
+
+    p->evs = calloc(un, sizeof(*p->evs));
+    p->eptrs = calloc(un, sizeof(*p->eptrs));
+    p->labels = calloc(un * EV_MAX_LABELS, sizeof(*p->labels));
+    p->lptrs = calloc(un * EV_MAX_LABELS, sizeof(*p->lptrs));
+    p->spans = calloc(us, sizeof(*p->spans));
+    p->sptrs = calloc(us, sizeof(*p->sptrs));
+    p->attrs = calloc(us * SPAN_ATTRS, sizeof(*p->attrs));
+    p->aptrs = calloc(us * SPAN_ATTRS, sizeof(*p->aptrs));
+    if (!p->evs || !p->eptrs || !p->labels || !p->lptrs || !p->spans
+        || !p->sptrs || !p->attrs || !p->aptrs)
+        return -1;
     for (int i = 0; i < n; i++) {
-        Metrics__Event *m = &evs[i];
+        Metrics__Event *m = &p->evs[i];
         metrics__event__init(m);
         m->service = e->service;
         m->instance = e->instance;
-        m->name = batch[i].name;
-        m->ts_ms = batch[i].ts_ms;
-        m->value = batch[i].value;
-        m->n_labels = (size_t)batch[i].nlabels;
-        m->labels = &eptrs[i * EV_MAX_LABELS];
-        for (int k = 0; k < batch[i].nlabels; k++) {
-            Metrics__Event__LabelsEntry *le = &ents[i * EV_MAX_LABELS + k];
+        m->name = ev[i].name;
+        m->ts_ms = ev[i].ts_ms;
+        m->value = ev[i].value;
+        m->n_labels = (size_t)ev[i].nlabels;
+        m->labels = &p->lptrs[i * EV_MAX_LABELS];
+        for (int k = 0; k < ev[i].nlabels; k++) {
+            Metrics__Event__LabelsEntry *le = &p->labels[i * EV_MAX_LABELS + k];
             metrics__event__labels_entry__init(le);
-            le->key = batch[i].keys[k];
-            le->value = batch[i].vals[k];
+            le->key = ev[i].keys[k];
+            le->value = ev[i].vals[k];
             m->labels[k] = le;
         }
-        ptrs[i] = m;
+        p->eptrs[i] = m;
     }
-    b.n_events = (size_t)n;
-    b.events = ptrs;
+    for (int i = 0; i < ns; i++) {
+        Metrics__Span *m = &p->spans[i];
+        struct span *s = &sp[i];
+        metrics__span__init(m);
+        m->trace_id = s->trace_id;
+        m->span_id = s->span_id;
+        m->parent_span_id = s->parent_id;
+        m->name = s->name;
+        m->service = e->service;
+        m->instance = e->instance;
+        m->start_us = s->start_us;
+        m->duration_us = s->dur_us;
+        m->code = s->code;
+        m->root = s->root;
+        m->n_attributes = (size_t)s->nattrs;
+        m->attributes = &p->aptrs[i * SPAN_ATTRS];
+        for (int k = 0; k < s->nattrs; k++) {
+            Metrics__Span__AttributesEntry *a = &p->attrs[i * SPAN_ATTRS + k];
+            metrics__span__attributes_entry__init(a);
+            a->key = s->keys[k];
+            a->value = s->vals[k];
+            m->attributes[k] = a;
+        }
+        p->sptrs[i] = m;
+    }
+    b->n_events = (size_t)n;
+    b->events = p->eptrs;
+    b->n_spans = (size_t)ns;
+    b->spans = p->sptrs;
+    return 0;
+}
+
+static void
+events_flush(
+    struct bus_events *e, struct ev *batch, int n, struct span *spans, int ns)
+{
+    Metrics__EventBatch b = METRICS__EVENT_BATCH__INIT;
+    struct batch_pb p = {0};
+    nng_msg *msg;
+
+    if (batch_pb_fill(e, &b, &p, batch, n, spans, ns) != 0) {
+        atomic_fetch_add(&e->dropped, (uint64_t)(n + ns));
+        goto out;
+    }
     uint64_t dropped = atomic_load(&e->dropped);
     b.dropped = dropped - e->dropped_reported;
     if (pack_message(&msg, &b.base) != 0) {
-        atomic_fetch_add(&e->dropped, (uint64_t)n);
+        atomic_fetch_add(&e->dropped, (uint64_t)(n + ns));
         goto out;
     }
     if (nng_sendmsg(e->sock, msg, NNG_FLAG_NONBLOCK) != 0) {
         nng_msg_free(msg);
-        atomic_fetch_add(&e->dropped, (uint64_t)n);
+        atomic_fetch_add(&e->dropped, (uint64_t)(n + ns));
     } else {
         e->dropped_reported = dropped;
     }
 out:
-    free(evs);
-    free(ptrs);
-    free(ents);
-    free(eptrs);
+    batch_pb_free(&p);
+}
+
+/* Queue an event; the lock is held. */
+static struct ev *
+ev_push_locked(struct bus_events *e, const char *name, double value)
+{
+    if (e->len >= e->cap || e->stopping) {
+        atomic_fetch_add(&e->dropped, 1);
+        return NULL;
+    }
+    struct ev *ev = &e->q[e->len++];
+    snprintf(ev->name, sizeof(ev->name), "%s", name);
+    ev->value = value;
+    ev->ts_ms = clock_now_ms();
+    ev->nlabels = 0;
+    return ev;
 }
 
 static void *
@@ -603,6 +719,7 @@ flusher_main(void *arg)
 {
     struct bus_events *e = arg;
     struct ev *batch = calloc((size_t)e->cap, sizeof(*batch));
+    struct span *sbatch = calloc((size_t)e->cap, sizeof(*sbatch));
 
     for (;;) {
         struct timespec until;
@@ -613,21 +730,31 @@ flusher_main(void *arg)
             until.tv_nsec -= 1000000000;
         }
         pthread_mutex_lock(&e->mu);
-        while (e->len < 64 && !e->stopping
+        while (e->len < 64 && e->slen < 64 && !e->stopping
             && pthread_cond_timedwait(&e->cv, &e->mu, &until) != ETIMEDOUT)
             ;
-        int n = e->len;
+        /* Every 10 s: "I am here, up this long" (instances and uptime). */
+        int64_t now = clock_mono_ms();
+        if (now - e->heartbeat_ms >= HEARTBEAT_MS && !e->stopping) {
+            e->heartbeat_ms = now;
+            ev_push_locked(e, "heartbeat", (double)(now - e->started_ms) / 1e3);
+        }
+        int n = e->len, ns = e->slen;
         bool stop = e->stopping;
         if (batch != NULL && n > 0)
             memcpy(batch, e->q, (size_t)n * sizeof(*batch));
+        if (sbatch != NULL && ns > 0)
+            memcpy(sbatch, e->sq, (size_t)ns * sizeof(*sbatch));
         e->len = 0;
+        e->slen = 0;
         pthread_mutex_unlock(&e->mu);
-        if (n > 0 && batch != NULL)
-            events_flush(e, batch, n);
+        if ((n > 0 || ns > 0) && batch != NULL && sbatch != NULL)
+            events_flush(e, batch, n, sbatch, ns);
         if (stop)
             break;
     }
     free(batch);
+    free(sbatch);
     return NULL;
 }
 
@@ -642,10 +769,14 @@ bus_events_open(struct bus_events **ep, const char *url, const char *service,
         return NNG_ENOMEM;
     e->cap = queue > 0 ? queue : 1024;
     e->q = calloc((size_t)e->cap, sizeof(*e->q));
+    e->sq = calloc((size_t)e->cap, sizeof(*e->sq));
     e->service = dup_or(service, "-");
     e->instance = dup_or(instance, "-");
-    if (e->q == NULL || (rv = nng_push0_open(&e->sock)) != 0) {
+    e->started_ms = clock_mono_ms();
+    e->heartbeat_ms = e->started_ms - HEARTBEAT_MS; /* one at once */
+    if (e->q == NULL || e->sq == NULL || (rv = nng_push0_open(&e->sock)) != 0) {
         free(e->q);
+        free(e->sq);
         free(e->service);
         free(e->instance);
         free(e);
@@ -677,6 +808,7 @@ bus_events_close(struct bus_events *e)
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
     free(e->q);
+    free(e->sq);
     free(e->service);
     free(e->instance);
     free(e);
@@ -690,16 +822,11 @@ bus_event(struct bus_events *e, const char *name, double value, ...)
     if (e == NULL)
         return;
     pthread_mutex_lock(&e->mu);
-    if (e->len >= e->cap || e->stopping) {
+    struct ev *ev = ev_push_locked(e, name, value);
+    if (ev == NULL) {
         pthread_mutex_unlock(&e->mu);
-        atomic_fetch_add(&e->dropped, 1);
         return;
     }
-    struct ev *ev = &e->q[e->len++];
-    snprintf(ev->name, sizeof(ev->name), "%s", name);
-    ev->value = value;
-    ev->ts_ms = clock_now_ms();
-    ev->nlabels = 0;
     va_start(ap, value);
     for (;;) {
         const char *k = va_arg(ap, const char *);
@@ -714,6 +841,23 @@ bus_event(struct bus_events *e, const char *name, double value, ...)
     }
     va_end(ap);
     if (e->len >= 64)
+        pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+void
+bus_span(struct bus_events *e, const struct span *s)
+{
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->mu);
+    if (e->slen >= e->cap || e->stopping) {
+        pthread_mutex_unlock(&e->mu);
+        atomic_fetch_add(&e->dropped, 1);
+        return;
+    }
+    e->sq[e->slen++] = *s;
+    if (e->slen >= 64)
         pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
 }

@@ -17,6 +17,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "bus.pb-c.h"
+#include "trace.h"
 
 /* Status codes carry HTTP's meaning. */
 enum bus_code {
@@ -83,9 +84,10 @@ struct bus_server_opts {
     int workers;          /* threads running handlers */
     int contexts;         /* requests accepted at once */
     bus_handler_fn handler;
-    void *arg;              /* handed to handler */
-    bus_health_fn store_ok; /* NULL: the daemon does not use the store */
-    void *store_arg;        /* handed to store_ok */
+    void *arg;                 /* handed to handler */
+    bus_health_fn store_ok;    /* NULL: the daemon does not use the store */
+    void *store_arg;           /* handed to store_ok */
+    struct bus_events *events; /* when set, each traced call is a span */
 };
 
 /*
@@ -105,6 +107,15 @@ void bus_server_stop(struct bus_server *s, int grace_ms);
 const Bus__Meta *bus_call_meta(const struct bus_call *call);
 const char *bus_call_method(const struct bus_call *call);
 const uint8_t *bus_call_body(const struct bus_call *call, size_t *len);
+
+/*
+ * The call's span (a traced request on a server with events): attributes
+ * for it (e.g. "intent"), the span itself (the parent of the handler's own
+ * spans; NULL when not traced) and where spans go (may be NULL).
+ */
+void bus_call_attr(struct bus_call *call, const char *key, const char *val);
+const struct span *bus_call_span(const struct bus_call *call);
+struct bus_events *bus_call_events(const struct bus_call *call);
 
 /*
  * Answer the call with a status and an optional body message, and give the
@@ -133,6 +144,9 @@ void bus_events_close(struct bus_events *e);
  * e may be NULL (reporting disabled).
  */
 void bus_event(struct bus_events *e, const char *name, double value, ...);
+
+/* Queue a finished span (copied); never blocks; e may be NULL. */
+void bus_span(struct bus_events *e, const struct span *s);
 
 /* Events dropped so far because the queue was full or the sink was down. */
 uint64_t bus_events_dropped(const struct bus_events *e);

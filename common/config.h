@@ -67,6 +67,12 @@ struct config {
     char *knowledge_file;
     int claim_ttl_s;
     int sla_s;
+    /* metrics */
+    int metrics_retention_h;
+    int trace_ttl_s;
+    int trace_slow_ms;
+    int trace_sample_per_s;
+    char *metrics_token;
     /* LLM */
     char *llm_base_url;
     char *llm_api_key;

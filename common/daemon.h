@@ -45,9 +45,11 @@ int daemon_llm(
 /*
  * Serve `handler` on the bus at addr until SIGTERM/SIGINT, then finish the
  * requests in flight and return 0 (or 1 when the bus could not start).
- * store, when not NULL, is pinged for health requests.
+ * store, when not NULL, is pinged for health requests; events, when not
+ * NULL, receives a span for every traced request served.
  */
 int daemon_serve(const struct config *cfg, const char *service,
-    const char *addr, bus_handler_fn handler, void *arg, struct store *store);
+    const char *addr, bus_handler_fn handler, void *arg, struct store *store,
+    struct bus_events *events);
 
 #endif

@@ -124,9 +124,9 @@ store_error(const bson_error_t *err, const char *what)
     return STORE_DOWN;
 }
 
-int
-store_ensure_index(struct store *s, const char *collection, const char *name,
-    const bson_t *keys, bool unique)
+static int
+create_index(struct store *s, const char *collection, const char *name,
+    const bson_t *keys, bool unique, int expire_after_s)
 {
     mongoc_client_t *c = mongoc_client_pool_pop(s->pool);
     mongoc_database_t *db = mongoc_client_get_database(c, s->db);
@@ -142,6 +142,8 @@ store_ensure_index(struct store *s, const char *collection, const char *name,
     BSON_APPEND_UTF8(&idx, "name", name);
     if (unique)
         BSON_APPEND_BOOL(&idx, "unique", true);
+    if (expire_after_s >= 0)
+        BSON_APPEND_INT32(&idx, "expireAfterSeconds", expire_after_s);
     bson_append_document_end(&indexes, &idx);
     bson_append_array_end(&cmd, &indexes);
     if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, NULL, &err))
@@ -149,6 +151,23 @@ store_ensure_index(struct store *s, const char *collection, const char *name,
     bson_destroy(&cmd);
     mongoc_database_destroy(db);
     mongoc_client_pool_push(s->pool, c);
+    return rv;
+}
+
+int
+store_ensure_index(struct store *s, const char *collection, const char *name,
+    const bson_t *keys, bool unique)
+{
+    return create_index(s, collection, name, keys, unique, -1);
+}
+
+int
+store_ensure_ttl_index(struct store *s, const char *collection,
+    const char *name, const char *field)
+{
+    bson_t *keys = BCON_NEW(field, BCON_INT32(1));
+    int rv = create_index(s, collection, name, keys, false, 0);
+    bson_destroy(keys);
     return rv;
 }
 

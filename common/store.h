@@ -66,6 +66,13 @@ int store_error(const bson_error_t *err, const char *what);
 int store_ensure_index(struct store *s, const char *collection,
     const char *name, const bson_t *keys, bool unique);
 
+/*
+ * A TTL index: documents go once the date in field is past (MongoDB's
+ * monitor runs every 60 s). Returns 0 or a store_err.
+ */
+int store_ensure_ttl_index(struct store *s, const char *collection,
+    const char *name, const char *field);
+
 /* The number at iter as int64 whatever its numeric type; 0 otherwise. */
 int64_t store_int64(const bson_iter_t *it);
 

@@ -6,7 +6,19 @@ set -eu
 PKGS="build-essential pkg-config libnng-dev libprotobuf-c-dev protobuf-c-compiler
 libcivetweb-dev libmongoc-dev libbson-dev libcurl4-openssl-dev libcjson-dev
 libjwt-dev libargon2-dev libssl-dev libcmocka-dev libopenblas-dev liblinear-dev postgresql
-golang-go python3 python3-pytest python3-pip unzip clang-format wrk bc"
+golang-go python3 python3-pytest python3-pip unzip
+clang-format wrk bc"
+
+# The Prometheus text parser the tests check /metrics with (pinned), for
+# whichever python3 runs the tests.
+python_deps() {
+    python3 -c 'import prometheus_client' 2>/dev/null && return 0
+    echo "deps: installing prometheus-client for python3"
+    python3 -m pip install -q --disable-pip-version-check \
+        'prometheus-client==0.16.0' 2>/dev/null ||
+        python3 -m pip install -q --disable-pip-version-check \
+            --break-system-packages 'prometheus-client==0.16.0'
+}
 
 missing=""
 for p in $PKGS; do
@@ -17,7 +29,7 @@ for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
         missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+[ -z "$missing" ] && { python_deps; exit 0; }
 
 echo "deps: installing Debian packages:$missing"
 if [ "$(id -u)" -eq 0 ]; then
@@ -30,3 +42,4 @@ else
 fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+python_deps

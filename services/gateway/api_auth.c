@@ -212,30 +212,6 @@ api_admin_users_create(struct req *r)
     cJSON_Delete(doc);
 }
 
-/* A whole number query parameter within [min, max]; def when absent. */
-static int
-query_int(
-    struct req *r, const char *name, long min, long max, long def, long *out)
-{
-    char buf[32], *end, detail[128];
-
-    if (!http_query(r, name, buf, sizeof(buf))) {
-        *out = def;
-        return 0;
-    }
-    errno = 0;
-    long v = strtol(buf, &end, 10);
-    if (errno != 0 || end == buf || *end != '\0' || v < min || v > max) {
-        snprintf(detail, sizeof(detail),
-            "query '%s' must be a whole number from %ld to %ld", name, min,
-            max);
-        http_error(r, 400, "invalid_request", detail);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 void
 api_admin_users_list(struct req *r)
 {
@@ -245,8 +221,8 @@ api_admin_users_list(struct req *r)
     cJSON *arr;
     int64_t total;
 
-    if (query_int(r, "limit", 1, 200, 50, &limit) != 0
-        || query_int(r, "offset", 0, 1000000, 0, &offset) != 0)
+    if (http_query_long(r, "limit", 1, 200, 50, &limit) != 0
+        || http_query_long(r, "offset", 0, 1000000, 0, &offset) != 0)
         return;
     if (http_query(r, "role", role_s, sizeof(role_s))
         && (only = auth_role_parse(role_s)) == ROLE_NONE) {

@@ -247,8 +247,14 @@ api_chat(struct req *r)
         goto out;
     }
 
+    struct span sp;
     if (conv_id != NULL) {
+        gateway_span_begin(r, &sp, "store load conversation");
         rv = conv_load(gw->store, conv_id, r->who.user_id, conv_token, &conv);
+        gateway_span_end(r, &sp,
+            rv == 0                    ? 200
+                : rv == STORE_NOTFOUND ? 404
+                                       : 503);
         if (rv == STORE_NOTFOUND) {
             http_error(r, 404, "conversation_not_found",
                 "no such conversation for this user");
@@ -276,7 +282,10 @@ api_chat(struct req *r)
      * window: three inserts and no look-up (every look-up scans on
      * FerretDB). Should the reply fail, the message is kept all the same.
      */
-    if (msg_insert(gw->store, &m[0], 1) != 0) {
+    gateway_span_begin(r, &sp, "store insert message");
+    rv = msg_insert(gw->store, &m[0], 1);
+    gateway_span_end(r, &sp, rv == 0 ? 200 : 503);
+    if (rv != 0) {
         store_down(r);
         goto out;
     }
@@ -324,6 +333,7 @@ api_chat(struct req *r)
      * while the agents worked: when a person took it over meanwhile, the
      * AI's reply is dropped, never sent over the human's head.
      */
+    gateway_span_begin(r, &sp, "store save reply");
     rv = conv_save(gw->store, &conv);
     if (rv == STORE_CONFLICT) {
         free(res.reply);
@@ -335,13 +345,20 @@ api_chat(struct req *r)
         m[1].agent_type = res.agent_type;
         m[1].escalated = true;
     } else if (rv != 0 || msg_insert(gw->store, &m[1], 1) != 0) {
+        gateway_span_end(r, &sp, 503);
         store_down(r);
         goto out;
     }
+    gateway_span_end(r, &sp, 200);
+    char conf[16];
+    snprintf(conf, sizeof(conf), "%.3f", (double)res.confidence);
+    span_attr(&r->span, "intent", res.intent);
+    span_attr(&r->span, "escalated", res.escalated ? "true" : "false");
 
     int64_t ms = clock_mono_ms() - t0;
     bus_event(gw->events, "chat", (double)ms, "intent", res.intent, "escalated",
-        res.escalated ? "true" : "false", "agent", res.agent_type, NULL);
+        res.escalated ? "true" : "false", "agent", res.agent_type, "confidence",
+        conf, NULL);
     log_info("chat %s intent=%s conf=%.2f escalated=%d%s%s in %lld ms", conv.id,
         res.intent, (double)res.confidence, res.escalated,
         res.reason[0] ? " reason=" : "", res.reason, (long long)ms);

@@ -41,6 +41,12 @@ static const struct route routes[] = {
         ROLE_AGENT},
     {"POST", "/api/hitl/escalations/{id}/edit", api_hitl_edit, ROLE_AGENT},
     {"POST", "/api/hitl/escalations/{id}/reject", api_hitl_reject, ROLE_AGENT},
+    {"GET", "/api/monitoring/metrics", api_monitoring_metrics, ROLE_ADMIN},
+    {"GET", "/api/monitoring/dashboard", api_monitoring_dashboard, ROLE_ADMIN},
+    {"GET", "/api/monitoring/traces", api_monitoring_traces, ROLE_ADMIN},
+    {"GET", "/api/monitoring/traces/{id}", api_monitoring_trace, ROLE_ADMIN},
+    /* Checks its own credentials: an admin, or the scraper's token. */
+    {"GET", "/metrics", api_prometheus, ROLE_NONE},
 };
 
 const char *
@@ -54,9 +60,32 @@ gateway_meta(const struct req *r, Bus__Meta *m, int timeout_ms)
 {
     bus__meta__init(m);
     m->request_id = (char *)r->request_id;
+    if (r->span.trace_id[0]) {
+        m->trace_id = (char *)r->span.trace_id;
+        m->parent_span_id = (char *)r->span.span_id;
+    }
     m->deadline_ms = clock_now_ms() + timeout_ms;
     m->user_id = (char *)r->who.user_id;
     m->role = (char *)auth_role_name(r->who.role);
+}
+
+void
+gateway_span_begin(const struct req *r, struct span *s, const char *name)
+{
+    if (r->span.trace_id[0] == '\0') {
+        s->trace_id[0] = '\0';
+        return;
+    }
+    span_begin(s, r->span.trace_id, r->span.span_id, name);
+}
+
+void
+gateway_span_end(const struct req *r, struct span *s, int code)
+{
+    if (s->trace_id[0] == '\0')
+        return;
+    span_end(s, code);
+    bus_span(r->gw->events, s);
 }
 
 /* Take the client's X-Request-Id when it is sane, else make one. */
@@ -124,6 +153,40 @@ authenticate(struct req *r, bool required)
     return 0;
 }
 
+/*
+ * An API request is a trace's root span here: continued from the client's
+ * traceparent when it sends a valid one, else a new trace. Streams are not
+ * traced (they last as long as the client stays).
+ */
+static void
+begin_trace(struct req *r, const struct route *rt)
+{
+    char trace_id[TRACE_ID_LEN + 1], parent[SPAN_ID_LEN + 1], name[SPAN_NAME];
+    bool given = trace_parse(http_header(r, "traceparent"), trace_id, parent);
+
+    if (rt != NULL
+        && (rt->fn == api_chat_stream || rt->fn == api_hitl_stream)) {
+        log_set_context(r->request_id, NULL);
+        return;
+    }
+    snprintf(name, sizeof(name), "%s %s", r->method,
+        rt != NULL ? rt->pattern : "(no route)");
+    span_begin(&r->span, given ? trace_id : NULL, given ? parent : NULL, name);
+    r->span.root = true;
+    log_set_context(r->request_id, r->span.trace_id);
+}
+
+static void
+end_trace(struct req *r)
+{
+    if (r->span.trace_id[0] == '\0')
+        return;
+    span_end(&r->span, r->status ? r->status : 500);
+    if (r->who.role != ROLE_NONE)
+        span_attr(&r->span, "role", auth_role_name(r->who.role));
+    bus_span(r->gw->events, &r->span);
+}
+
 static int
 on_request(struct mg_connection *conn, void *cbdata)
 {
@@ -138,15 +201,17 @@ on_request(struct mg_connection *conn, void *cbdata)
     r.path = ri->local_uri ? ri->local_uri : "/";
     r.query = ri->query_string;
     set_request_id(&r);
-    log_set_context(r.request_id, NULL);
     int64_t t0 = clock_mono_us();
 
-    if (strncmp(r.path, "/api/", 5) != 0 && strcmp(r.path, "/api") != 0) {
+    if (strncmp(r.path, "/api/", 5) != 0 && strcmp(r.path, "/api") != 0
+        && strcmp(r.path, "/metrics") != 0) {
+        log_set_context(r.request_id, NULL);
         static_serve(&r);
         goto done;
     }
     const struct route *rt = http_route(
         routes, sizeof(routes) / sizeof(routes[0]), &r, &path_known);
+    begin_trace(&r, rt);
     if (rt == NULL) {
         if (path_known)
             http_error(&r, 405, "method_not_allowed",
@@ -155,7 +220,8 @@ on_request(struct mg_connection *conn, void *cbdata)
             http_error(&r, 404, "not_found", "no such endpoint");
         goto done;
     }
-    if (authenticate(&r, rt->min_role != ROLE_NONE) != 0)
+    if (rt->fn != api_prometheus
+        && authenticate(&r, rt->min_role != ROLE_NONE) != 0)
         goto done;
     if (rt->min_role != ROLE_NONE && r.who.role < rt->min_role) {
         http_error(&r, 403, "forbidden", "your role may not do this");
@@ -163,6 +229,7 @@ on_request(struct mg_connection *conn, void *cbdata)
     }
     rt->fn(&r);
 done:
+    end_trace(&r);
     log_debug("%s %s -> %d in %ld us", r.method, r.path, r.status,
         (long)(clock_mono_us() - t0));
     log_set_context(NULL, NULL);

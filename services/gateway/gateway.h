@@ -52,6 +52,13 @@ int gateway_bootstrap_admin(struct gateway *gw);
 /* Fill a bus meta block for a call made while serving r. */
 void gateway_meta(const struct req *r, Bus__Meta *m, int timeout_ms);
 
+/*
+ * A child span of r's root span, for work done in the gateway itself (a
+ * store call); a no-op when r is not traced. End it with a status code.
+ */
+void gateway_span_begin(const struct req *r, struct span *s, const char *name);
+void gateway_span_end(const struct req *r, struct span *s, int code);
+
 /* Route handlers (api_*.c). */
 void api_health(struct req *r);
 void api_signup(struct req *r);
@@ -71,6 +78,11 @@ void api_hitl_reject(struct req *r);
 void api_hitl_stream(struct req *r);
 void api_admin_audit(struct req *r);
 void api_chat_stream(struct req *r);
+void api_monitoring_metrics(struct req *r);
+void api_monitoring_dashboard(struct req *r);
+void api_monitoring_traces(struct req *r);
+void api_monitoring_trace(struct req *r);
+void api_prometheus(struct req *r);
 
 struct Escalation__Item;
 /* The public JSON of an escalation item. */

@@ -86,40 +86,18 @@ valid_id(const char *id)
         && strspn(id + 2, "0123456789abcdefABCDEF-_") == n - 2;
 }
 
-static long
-query_long(
-    struct req *r, const char *name, long lo, long hi, long def, bool *bad)
-{
-    char buf[32], *end;
-
-    if (!http_query(r, name, buf, sizeof(buf)))
-        return def;
-    errno = 0;
-    long v = strtol(buf, &end, 10);
-    if (errno || end == buf || *end || v < lo || v > hi) {
-        char d[128];
-        snprintf(d, sizeof(d),
-            "query '%s' must be a whole number from %ld "
-            "to %ld",
-            name, lo, hi);
-        http_error(r, 400, "invalid_request", d);
-        *bad = true;
-    }
-    return v;
-}
-
 void
 api_hitl_list(struct req *r)
 {
     Escalation__ListRequest in = ESCALATION__LIST_REQUEST__INIT;
     char status[16] = "open", intent[16] = "";
-    bool bad = false;
+    long limit, offset;
 
-    in.limit = (int32_t)query_long(r, "limit", 1, 200, 50, &bad);
-    if (!bad)
-        in.offset = (int32_t)query_long(r, "offset", 0, 100000, 0, &bad);
-    if (bad)
+    if (http_query_long(r, "limit", 1, 200, 50, &limit) != 0
+        || http_query_long(r, "offset", 0, 100000, 0, &offset) != 0)
         return;
+    in.limit = (int32_t)limit;
+    in.offset = (int32_t)offset;
     if (http_query(r, "status", status, sizeof(status))
         && strcmp(status, "open") != 0 && strcmp(status, "pending") != 0
         && strcmp(status, "claimed") != 0 && strcmp(status, "resolved") != 0) {
@@ -367,11 +345,10 @@ void
 api_admin_audit(struct req *r)
 {
     char target[64] = "";
-    bool bad = false;
-    long limit = query_long(r, "limit", 1, 500, 100, &bad);
+    long limit;
     cJSON *arr;
 
-    if (bad)
+    if (http_query_long(r, "limit", 1, 500, 100, &limit) != 0)
         return;
     http_query(r, "target", target, sizeof(target));
     if (audit_list(r->gw->store, target, (int)limit, &arr) != 0) {

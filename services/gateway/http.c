@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,16 +61,20 @@ void
 http_raw(struct req *r, int status, const char *content_type, const char *body,
     size_t len, const char *extra_headers)
 {
-    char head[2048];
+    char head[2048], tp[TRACEPARENT_LEN + 1] = "";
+    if (r->span.trace_id[0])
+        trace_format(tp, sizeof(tp), r->span.trace_id, r->span.span_id);
     int n = snprintf(head, sizeof(head),
         "HTTP/1.1 %d %s\r\n"
         "Content-Type: %s\r\n"
         "Content-Length: %zu\r\n"
         "Cache-Control: no-store\r\n"
         "X-Request-Id: %s\r\n"
-        "%s%s\r\n",
+        "%s%s%s%s%s\r\n",
         status, reason(status), content_type, len, r->request_id,
-        security_headers, extra_headers ? extra_headers : "");
+        r->span.trace_id[0] ? "traceparent: " : "", tp,
+        r->span.trace_id[0] ? "\r\n" : "", security_headers,
+        extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof(head))
         n = 0;
     /*
@@ -271,4 +276,27 @@ http_query(const struct req *r, const char *name, char *out, size_t n)
     if (r->query == NULL)
         return false;
     return mg_get_var(r->query, strlen(r->query), name, out, n) >= 0;
+}
+
+int
+http_query_long(
+    struct req *r, const char *name, long min, long max, long def, long *out)
+{
+    char buf[32], *end, detail[128];
+
+    if (!http_query(r, name, buf, sizeof(buf))) {
+        *out = def;
+        return 0;
+    }
+    errno = 0;
+    long v = strtol(buf, &end, 10);
+    if (errno != 0 || end == buf || *end != '\0' || v < min || v > max) {
+        snprintf(detail, sizeof(detail),
+            "query '%s' must be a whole number from %ld to %ld", name, min,
+            max);
+        http_error(r, 400, "invalid_request", detail);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }

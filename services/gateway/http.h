@@ -11,6 +11,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "trace.h"
+
 struct mg_connection;
 struct gateway;
 
@@ -36,6 +38,7 @@ struct req {
     char request_id[40];
     struct principal who; /* role ROLE_NONE: anonymous */
     int status;           /* set when the response is written */
+    struct span span;     /* the request's root span (API requests) */
 };
 
 /* Route handlers return nothing: they always write a response. */
@@ -86,6 +89,13 @@ int http_field_string(struct req *r, const cJSON *obj, const char *name,
 
 /* The query parameter `name` decoded into out (size n); false if absent. */
 bool http_query(const struct req *r, const char *name, char *out, size_t n);
+
+/*
+ * The whole-number query parameter name within [min, max] into *out (def
+ * when absent). Returns 0, or -1 with a 400 written.
+ */
+int http_query_long(
+    struct req *r, const char *name, long min, long max, long def, long *out);
 
 /* A request header, or NULL. */
 const char *http_header(const struct req *r, const char *name);

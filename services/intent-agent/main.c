@@ -22,6 +22,7 @@ main(int argc, char **argv)
     struct classifier *clf = NULL;
     struct intent_service svc;
     struct llm *llm = NULL;
+    struct bus_events *events = NULL;
     enum intent_mode mode = MODE_BUILTIN;
     bool cli = argc > 1 && strcmp(argv[1], "--classify") == 0;
     int rv = 1;
@@ -48,9 +49,12 @@ main(int argc, char **argv)
         rv = classify_cli_run(stdin, stdout, clf) == 0 ? 0 : 1;
     } else if (intent_service_start(&svc, clf, llm, mode, cfg.intent_batchers)
         == 0) {
+        bus_events_open(&events, cfg.events_addr, "intent-agent", cfg.instance,
+            cfg.event_queue);
         rv = daemon_serve(&cfg, "intent-agent", cfg.intent_addr,
-            intent_service_handle, &svc, NULL);
+            intent_service_handle, &svc, NULL, events);
         intent_service_stop(&svc);
+        bus_events_close(events);
     }
 out:
     llm_free(llm);

@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,11 @@ reply_as(struct intent_job *j, const struct classify_result *res, int intent,
         out.n_embedding = ENCODER_DIM;
     }
     out.source = (char *)source;
+    char conf[16];
+    snprintf(conf, sizeof(conf), "%.3f", (double)confidence);
+    bus_call_attr(j->call, "intent", out.intent);
+    bus_call_attr(j->call, "confidence", conf);
+    bus_call_attr(j->call, "source", source);
     bus_call_reply(j->call, BUS_OK, "ok", &out.base);
 }
 

@@ -1,21 +1,28 @@
 #include "intake.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 
+#include "bus.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.pb-c.h"
 
+#define FLUSH_MS 1000
+#define SWEEP_EVERY 60 /* flushes */
+
 struct intake {
     nng_socket sock;
-    pthread_t thread;
-    atomic_uint_least64_t received;
-    atomic_uint_least64_t dropped;
+    struct stats *st;
+    pthread_t thread, flusher;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
 };
 
 static void *
@@ -37,20 +44,48 @@ intake_main(void *arg)
             log_warn("intake: malformed event batch dropped");
             continue;
         }
-        atomic_fetch_add(&in->received, b->n_events);
-        atomic_fetch_add(&in->dropped, b->dropped);
+        stats_apply(in->st, b, clock_now_ms());
         metrics__event_batch__free_unpacked(b, NULL);
     }
 }
 
+static void *
+flusher_main(void *arg)
+{
+    struct intake *in = arg;
+    int n = 0;
+    bool failing = false;
+
+    pthread_mutex_lock(&in->mu);
+    while (!in->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += FLUSH_MS / 1000;
+        while (!in->stopping
+            && pthread_cond_timedwait(&in->cv, &in->mu, &until) == 0)
+            ;
+        pthread_mutex_unlock(&in->mu);
+        int rv = stats_flush(in->st, clock_now_ms(), ++n % SWEEP_EVERY == 1);
+        if (rv != 0 && !failing)
+            log_warn("metrics: cannot write to the store; kept in memory");
+        else if (rv == 0 && failing)
+            log_info("metrics: the store is back; history written");
+        failing = rv != 0;
+        pthread_mutex_lock(&in->mu);
+    }
+    pthread_mutex_unlock(&in->mu);
+    return NULL;
+}
+
 int
-intake_start(struct intake **ip, const char *url)
+intake_start(struct intake **ip, const char *url, struct stats *st)
 {
     struct intake *in = calloc(1, sizeof(*in));
     int rv;
 
     if (in == NULL)
         return NNG_ENOMEM;
+    in->st = st;
     if ((rv = nng_pull0_open(&in->sock)) != 0
         || (rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG))
             != 0
@@ -60,7 +95,10 @@ intake_start(struct intake **ip, const char *url)
         free(in);
         return rv;
     }
+    pthread_mutex_init(&in->mu, NULL);
+    pthread_cond_init(&in->cv, NULL);
     pthread_create(&in->thread, NULL, intake_main, in);
+    pthread_create(&in->flusher, NULL, flusher_main, in);
     *ip = in;
     return 0;
 }
@@ -72,24 +110,13 @@ intake_stop(struct intake *in)
         return;
     nng_close(in->sock);
     pthread_join(in->thread, NULL);
+    pthread_mutex_lock(&in->mu);
+    in->stopping = true;
+    pthread_cond_signal(&in->cv);
+    pthread_mutex_unlock(&in->mu);
+    pthread_join(in->flusher, NULL);
+    stats_flush(in->st, clock_now_ms(), false);
+    pthread_cond_destroy(&in->cv);
+    pthread_mutex_destroy(&in->mu);
     free(in);
-}
-
-uint64_t
-intake_received(const struct intake *in)
-{
-    return atomic_load(&((struct intake *)in)->received);
-}
-
-uint64_t
-intake_dropped(const struct intake *in)
-{
-    return atomic_load(&((struct intake *)in)->dropped);
-}
-
-void
-intake_handle(struct bus_call *call, void *arg)
-{
-    (void)arg;
-    bus_call_reply(call, BUS_NOT_FOUND, "unknown method", NULL);
 }

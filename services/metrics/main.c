@@ -1,18 +1,23 @@
 /*
- * metrics - receives events from every service and answers the gateway's
- * monitoring queries. Owns metric_rollups and traces.
+ * metrics - receives events and spans from every service, keeps rollups and
+ * traces (metric_rollups, traces), and answers the gateway's monitoring
+ * queries.
  */
 #include <mongoc/mongoc.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "intake.h"
 #include "log.h"
+#include "query.h"
+#include "stats.h"
 
 int
 main(int argc, char **argv)
 {
     struct config cfg;
     struct store *store;
+    struct stats st;
     struct intake *in = NULL;
     int rv = 1;
 
@@ -20,10 +25,24 @@ main(int argc, char **argv)
     mongoc_init();
     if (daemon_open_store(&cfg, "metrics", &store) != 0)
         goto out;
-    if (intake_start(&in, cfg.events_addr) == 0)
+    struct stats_opts so = {
+        .retention_h = cfg.metrics_retention_h,
+        .trace_ttl_s = cfg.trace_ttl_s,
+        .trace_slow_ms = cfg.trace_slow_ms,
+        .trace_sample_per_s = cfg.trace_sample_per_s,
+    };
+    if (stats_init(&st, store, &so) != 0) {
+        log_error("out of memory");
+        goto close;
+    }
+    if (stats_load(&st, clock_now_ms()) != 0)
+        log_warn("history not (fully) read back: the store did not answer");
+    if (intake_start(&in, cfg.events_addr, &st) == 0)
         rv = daemon_serve(
-            &cfg, "metrics", cfg.metrics_addr, intake_handle, in, store);
+            &cfg, "metrics", cfg.metrics_addr, query_handle, &st, store, NULL);
     intake_stop(in);
+    stats_release(&st);
+close:
     store_close(store);
 out:
     mongoc_cleanup();

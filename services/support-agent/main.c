@@ -19,6 +19,7 @@ main(int argc, char **argv)
     struct encoder *enc = NULL;
     struct support_service svc;
     struct llm *llm = NULL;
+    struct bus_events *events = NULL;
     int rv = 1;
 
     daemon_init(argc, argv, "support-agent", SVC_SUPPORT, &cfg);
@@ -34,9 +35,12 @@ main(int argc, char **argv)
     if (daemon_open_store(&cfg, "support-agent", &store) != 0)
         goto out;
     if (support_service_start(&svc, store, enc, llm, &daemon_stop) == 0) {
+        bus_events_open(&events, cfg.events_addr, "support-agent", cfg.instance,
+            cfg.event_queue);
         rv = daemon_serve(&cfg, "support-agent", cfg.support_addr,
-            support_service_handle, &svc, store);
+            support_service_handle, &svc, store, events);
         support_service_stop(&svc);
+        bus_events_close(events);
     }
     store_close(store);
 out:

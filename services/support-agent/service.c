@@ -128,6 +128,8 @@ struct llm_job {
     const char *builtin_reason;
     char *ids[COMPOSE_MAX_IDS];
     int nids;
+    bool traced;
+    struct span span; /* the model call, a child of the draft's span */
 };
 
 static void
@@ -152,6 +154,10 @@ send_draft(struct bus_call *call, const char *reply, bool needs_human,
     out.n_knowledge_ids = (size_t)nids;
     out.agent_type = (char *)"support";
     out.mode = (char *)mode;
+    bus_call_attr(call, "escalated", needs_human ? "true" : "false");
+    if (reason[0] != '\0')
+        bus_call_attr(call, "reason", reason);
+    bus_call_attr(call, "mode", mode);
     bus_call_reply(call, BUS_OK, "ok", &out.base);
 }
 
@@ -162,6 +168,13 @@ on_llm(const struct llm_result *res, void *arg)
     struct llm_job *j = arg;
     char *reply = NULL, why[128];
     bool handoff = false;
+
+    if (j->traced) {
+        span_end(&j->span, res->error == LLM_OK ? 200 : 502);
+        if (res->error != LLM_OK)
+            span_attr(&j->span, "error", llm_strerror(res->error));
+        bus_span(bus_call_events(j->call), &j->span);
+    }
 
     if (res->error == LLM_OK
         && llm_reply_parse(res->content, &reply, &handoff, why, sizeof(why))
@@ -217,6 +230,11 @@ draft_with_llm(struct support_service *s, struct bus_call *call,
         llm_job_free(j);
         return false;
     }
+    const struct span *parent = bus_call_span(call);
+    if (parent != NULL) {
+        j->traced = true;
+        span_begin(&j->span, parent->trace_id, parent->span_id, "llm");
+    }
     int rv = llm_submit(s->llm, &p.req, on_llm, j);
     llm_prompt_release(&p);
     if (rv != 0) {
@@ -232,7 +250,6 @@ draft(struct bus_call *call, struct support_service *s)
     size_t len;
     const uint8_t *body = bus_call_body(call, &len);
     Support__DraftRequest *in = support__draft_request__unpack(NULL, len, body);
-    Support__DraftReply out = SUPPORT__DRAFT_REPLY__INIT;
     struct hit hits[SUPPORT_TOP_K];
     struct draft d;
     float own[ENCODER_DIM];
@@ -262,15 +279,9 @@ draft(struct bus_call *call, struct support_service *s)
         support__draft_request__free_unpacked(in, NULL);
         return;
     }
-    out.reply = (char *)d.reply;
-    out.needs_human = d.needs_human;
-    out.reason = (char *)d.reason;
-    out.knowledge_ids = (char **)d.ids;
-    out.n_knowledge_ids = (size_t)d.nids;
-    out.agent_type = (char *)"support";
-    out.mode = (char *)"builtin";
     /* Packed while the index (which owns the texts) is still held. */
-    bus_call_reply(call, BUS_OK, "ok", &out.base);
+    send_draft(call, d.reply, d.needs_human, d.reason, (char *const *)d.ids,
+        d.nids, "builtin");
     pthread_rwlock_unlock(&s->lock);
     support__draft_request__free_unpacked(in, NULL);
 }

@@ -1,0 +1,13 @@
+/*
+ * query.h - the metrics daemon's bus methods: "summary", "traces", "trace"
+ * and "prometheus", answered from struct stats.
+ */
+#ifndef METRICS_QUERY_H
+#define METRICS_QUERY_H
+
+#include "bus.h"
+
+/* The bus handler; arg is the struct stats. */
+void query_handle(struct bus_call *call, void *arg);
+
+#endif
