@@ -2,6 +2,8 @@
 # POST /api/chat requests/s in built-in mode (no LLM) with STORED messages
 # already in the store, beside a bare civetweb handler in the same run.
 #   bench/chat.sh [STORED...]      (make bench-chat; default 1000 100000)
+# REPORTING=1 also measures the chat path again with the metrics daemon
+# stopped: the cost of reporting events and spans (make bench-reporting).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -42,6 +44,7 @@ for n in "${sizes[@]}"; do
     export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
     for s in metrics escalation intent-agent support-agent gateway; do
         "$BIN_DIR/$s" 2>>"$work/suite.log" & pids+=($!)
+        [ "$s" = metrics ] && metrics_pid=$!
     done
     for _ in $(seq 1 150); do
         curl -fs "localhost:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.2
@@ -55,6 +58,17 @@ for n in "${sizes[@]}"; do
     printf '%-44s %12s %10s %8.4f\n' "POST /api/chat, $n messages stored" "$chat" \
         "$(lat <"$work/chat.txt")" "$(echo "$chat / $bare" | bc -l)"
     grep -h 'Non-2xx\|Socket errors' "$work/chat.txt" || true
+    if [ "${REPORTING:-0}" = 1 ]; then
+        kill -TERM "$metrics_pid"; wait "$metrics_pid" 2>/dev/null || true
+        sleep 1
+        off=$(wrk -t2 -c"$CONN" -d"${DUR}s" -s /tmp/bench-chat.lua \
+            "http://127.0.0.1:$PORT/api/chat" | tee "$work/off.txt" | rps)
+        printf '%-44s %12s %10s %8.4f\n' "  the same, metrics daemon stopped" "$off" \
+            "$(lat <"$work/off.txt")" "$(echo "$off / $bare" | bc -l)"
+        printf '%-44s %12s\n' "  reporting cost (1 - on/off)" \
+            "$(echo "scale=3; (1 - $chat / $off) * 100" | bc -l)%"
+        grep -h 'Non-2xx\|Socket errors' "$work/off.txt" || true
+    fi
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     scripts/devstore.sh destroy "$work/store" >/dev/null 2>&1 || true

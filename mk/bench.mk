@@ -35,6 +35,12 @@ bench: bench-chat
 bench-chat: build-all
 	@BIN_DIR=$(BIN) BENCH_BIN=$(BENCH_BIN) bench/chat.sh
 
+# The chat path with and without the metrics daemon listening.
+.PHONY: bench-reporting
+bench: bench-reporting
+bench-reporting: build-all
+	@REPORTING=1 BIN_DIR=$(BIN) BENCH_BIN=$(BENCH_BIN) bench/chat.sh 1000
+
 .PHONY: bench-llm
 bench: bench-llm
 bench-llm: build-all
