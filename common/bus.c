@@ -114,6 +114,62 @@ pack_body(const ProtobufCMessage *body, ProtobufCBinaryData *out)
     return 0;
 }
 
+/* An aio's completion, waited for with a timeout. */
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+};
+
+static void
+waiter_cb(void *arg)
+{
+    struct waiter *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+#define ORPHAN_MS 250
+
+/*
+ * Wait for the aio to complete. nng resends a request whose instance died
+ * to another one; when none is left for ORPHAN_MS the request is cancelled
+ * rather than left waiting for its deadline, so callers degrade at once.
+ */
+static void
+wait_aio(struct bus_client *c, nng_aio *aio, struct waiter *w)
+{
+    int64_t alone_since = 0;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &until);
+        if (w->done)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        int64_t now = clock_mono_ms();
+        if (bus_client_peers(c) > 0)
+            alone_since = 0;
+        else if (alone_since == 0)
+            alone_since = now;
+        else if (now - alone_since >= ORPHAN_MS)
+            nng_aio_cancel(aio);
+        pthread_mutex_lock(&w->mu);
+    }
+    w->done = false;
+    pthread_mutex_unlock(&w->mu);
+}
+
 int
 bus_call(struct bus_client *c, const Bus__Meta *meta, const char *method,
     const ProtobufCMessage *body, int timeout_ms, Bus__Reply **out)
@@ -139,16 +195,21 @@ bus_call(struct bus_client *c, const Bus__Meta *meta, const char *method,
         nng_msg_free(msg);
         return BUS_UNAVAILABLE;
     }
-    if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
+    struct waiter w = {.done = false};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    if (nng_aio_alloc(&aio, waiter_cb, &w) != 0) {
         nng_msg_free(msg);
         nng_ctx_close(ctx);
+        pthread_cond_destroy(&w.cv);
+        pthread_mutex_destroy(&w.mu);
         return BUS_UNAVAILABLE;
     }
     int64_t until = clock_mono_ms() + timeout_ms;
     nng_aio_set_timeout(aio, timeout_ms);
     nng_aio_set_msg(aio, msg);
     nng_ctx_send(ctx, aio);
-    nng_aio_wait(aio);
+    wait_aio(c, aio, &w);
     if ((rv = nng_aio_result(aio)) != 0) {
         nng_msg_free(nng_aio_get_msg(aio));
         code = BUS_UNAVAILABLE;
@@ -157,7 +218,7 @@ bus_call(struct bus_client *c, const Bus__Meta *meta, const char *method,
     int left = (int)(until - clock_mono_ms());
     nng_aio_set_timeout(aio, left > 1 ? left : 1);
     nng_ctx_recv(ctx, aio);
-    nng_aio_wait(aio);
+    wait_aio(c, aio, &w);
     if ((rv = nng_aio_result(aio)) != 0) {
         code = rv == NNG_ETIMEDOUT ? BUS_DEADLINE : BUS_UNAVAILABLE;
         goto done;
@@ -176,6 +237,8 @@ bus_call(struct bus_client *c, const Bus__Meta *meta, const char *method,
 done:
     nng_aio_free(aio);
     nng_ctx_close(ctx);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
     return code;
 }
 
