@@ -217,6 +217,33 @@ load_secret(const struct config *cfg, char *out, size_t n)
     return 0;
 }
 
+int
+gateway_guard_new(const struct config *cfg, struct guard **gp)
+{
+    struct guard_opts o = {
+        .max_chars = cfg->chat_max_chars,
+        .deny_list = cfg->guard_deny_list,
+        .model_path = cfg->guard_model,
+    };
+    char err[512], *end;
+
+    if (cfg->guard_threshold[0] != '\0') {
+        errno = 0;
+        o.threshold = strtod(cfg->guard_threshold, &end);
+        if (errno != 0 || *end != '\0' || !(o.threshold > 0)
+            || o.threshold > 1) {
+            log_error("GUARD_THRESHOLD=%s: want a number in (0, 1]",
+                cfg->guard_threshold);
+            return -1;
+        }
+    }
+    if (guard_new(gp, &o, err, sizeof err) != 0) {
+        log_error("guardrails: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 make_dirs(const char *var_dir)
 {
@@ -247,6 +274,8 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
         return -1;
     }
     if (load_secret(cfg, secret, sizeof(secret)) != 0)
+        return -1;
+    if (gateway_guard_new(cfg, &gw->guard) != 0)
         return -1;
     struct auth_opts ao = {
         .secret = secret,
@@ -335,6 +364,8 @@ gateway_stop(struct gateway *gw)
     gw->events = NULL;
     auth_free(gw->auth);
     gw->auth = NULL;
+    guard_free(gw->guard);
+    gw->guard = NULL;
 }
 
 static int
