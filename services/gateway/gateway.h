@@ -23,8 +23,9 @@ struct gateway {
     struct auth *auth;
     struct bus_client *peers[NPEERS];
     struct bus_events *events;
-    struct guard *guard;      /* the chat's input guardrails */
-    struct ratelimit *limits; /* request rates and failed logins */
+    struct guard *guard;       /* the chat's input guardrails */
+    struct ratelimit *limits;  /* request rates and failed logins */
+    struct sessions *sessions; /* token revocation: accounts' states */
     struct mg_context *http;
     struct sse_hub sse;
     bool sse_started;
@@ -69,6 +70,9 @@ void api_login(struct req *r);
 void api_me(struct req *r);
 void api_admin_users_list(struct req *r);
 void api_admin_users_create(struct req *r);
+void api_admin_user_disable(struct req *r);
+void api_admin_user_enable(struct req *r);
+void api_password_change(struct req *r);
 void api_chat(struct req *r);
 void api_chat_history(struct req *r);
 void api_hitl_list(struct req *r);
