@@ -306,6 +306,9 @@ word_at(const struct scan *s, size_t i, const char *w)
         && !alnum(before(s, i)) && !alnum(at(s, i + n));
 }
 
+/* Set by after_key(): the separator was "to" ("changed my pin to ..."). */
+static _Thread_local bool last_verb_to;
+
 /*
  * After a key word ending at i: spaces, then optionally "is", "was", ":",
  * "=" (with spaces); returns where the value starts, *sep set when one
@@ -317,6 +320,7 @@ after_key(const struct scan *s, size_t i, bool *sep, bool *punct)
     static const char *const verbs[] = {"is now", "is", "was", "to", "="};
     *sep = false;
     *punct = false;
+    last_verb_to = false;
     i = skip_sp(s, i);
     if (at(s, i) == ':' || at(s, i) == '=') {
         *sep = *punct = true;
@@ -325,6 +329,7 @@ after_key(const struct scan *s, size_t i, bool *sep, bool *punct)
     for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++) {
         if (word_at(s, i, verbs[v])) {
             *sep = true;
+            last_verb_to = strcmp(verbs[v], "to") == 0;
             i = skip_sp(s, i + strlen(verbs[v]));
             if (at(s, i) == ':') {
                 *punct = true;
@@ -415,8 +420,10 @@ find_ibans(struct scan *s)
     char buf[40];
 
     for (size_t i = 0; i + 15 <= s->len; i++) {
-        if (alnum(before(s, i)) || !alpha(s->t[i]) || !alpha(s->t[i + 1])
-            || !dig(s->t[i + 2]) || !dig(s->t[i + 3]))
+        /* country codes are written in capitals */
+        if (alnum(before(s, i)) || !(s->t[i] >= 'A' && s->t[i] <= 'Z')
+            || !(s->t[i + 1] >= 'A' && s->t[i + 1] <= 'Z') || !dig(s->t[i + 2])
+            || !dig(s->t[i + 3]))
             continue;
         /* alphanumerics, single spaces between groups allowed */
         size_t n = 0, j = i, ends[40], nends = 0;
@@ -455,6 +462,7 @@ struct run {
     char digits[24];  /* the first 23 digits */
     size_t nd;        /* digits in all */
     size_t groups[8]; /* digits per group (the first 8) */
+    size_t ends[8];   /* where each of them ends */
     size_t ng;
     int seps;    /* separators between groups */
     char sep;    /* the first separator, 0 if none */
@@ -502,8 +510,10 @@ digit_run(const struct scan *s, size_t i, const char *allowed, struct run *r)
         if (!dig(at(s, k)) || (n == 2 && s->t[j] != ')' && s->t[k - 1] != '('))
             break;
         if (g > 0) {
-            if (r->ng < 8)
+            if (r->ng < 8) {
+                r->ends[r->ng] = j;
                 r->groups[r->ng++] = g;
+            }
             g = 0;
         }
         char sc = (char)s->t[j] == ')' || (char)s->t[j] == '(' ? ' '
@@ -516,8 +526,10 @@ digit_run(const struct scan *s, size_t i, const char *allowed, struct run *r)
         r->seps++;
         j = k;
     }
-    if (g > 0 && r->ng < 8)
+    if (g > 0 && r->ng < 8) {
+        r->ends[r->ng] = r->b;
         r->groups[r->ng++] = g;
+    }
     r->digits[r->nd < sizeof r->digits - 1 ? r->nd : sizeof r->digits - 1]
         = '\0';
 }
@@ -527,8 +539,9 @@ static bool
 number_start(const struct scan *s, size_t i)
 {
     int p = before(s, i);
-    return !wordc(p) && p != '.' && p != '-' && p != '+' && p != '/'
-        && p != ',';
+    if (p == ',' && i >= 2 && dig(s->t[i - 2]))
+        return false; /* 1,234,567 */
+    return !wordc(p) && p != '.' && p != '-' && p != '+' && p != '/';
 }
 
 static bool
@@ -537,6 +550,40 @@ number_end(const struct scan *s, size_t b)
     int c = at(s, b);
     return !wordc(c) && !(c == '.' && dig(at(s, b + 1)))
         && !(c == ',' && dig(at(s, b + 1))) && c != '/' && c != '@';
+}
+
+/* Words after which a number is an identifier (an order number), not a
+   card or a phone. */
+static const char *const id_words[] = {"order", "purchase", "invoice", "ticket",
+    "tracking", "reference", "ref", "case", "flight", "booking", "reservation",
+    "confirmation", "transaction", "shipment", "parcel", "package", "item",
+    "sku", "receipt", "claim", "serial", "model"};
+
+static bool
+after_id_word(const struct scan *s, size_t a)
+{
+    size_t i = a;
+    /* skip "#", ":", "no.", "number", "id" and spaces back to a word */
+    for (int step = 0; step < 4 && i > 0; step++) {
+        while (i > 0 && strchr(" #:.", s->t[i - 1]) != NULL)
+            i--;
+        size_t j = i;
+        while (j > 0 && alpha(s->t[j - 1]))
+            j--;
+        if (j == i)
+            return false;
+        for (size_t k = 0; k < sizeof id_words / sizeof id_words[0]; k++) {
+            size_t n = strlen(id_words[k]);
+            if (i - j == n && strncmp(s->low + j, id_words[k], n) == 0)
+                return true;
+        }
+        if (!((i - j == 2 && strncmp(s->low + j, "no", 2) == 0)
+                || (i - j == 6 && strncmp(s->low + j, "number", 6) == 0)
+                || (i - j == 2 && strncmp(s->low + j, "id", 2) == 0)))
+            return false;
+        i = j;
+    }
+    return false;
 }
 
 static void
@@ -548,9 +595,24 @@ find_cards(struct scan *s)
         if (!dig(s->t[i]) || !number_start(s, i))
             continue;
         digit_run(s, i, " -", &r);
+        if (after_id_word(s, i)) {
+            i = r.b > i ? r.b - 1 : i;
+            continue;
+        }
         if (r.nd >= 13 && r.nd <= 19 && !r.mixed && number_end(s, r.b)
-            && pii_luhn_ok(r.digits, r.nd))
+            && pii_luhn_ok(r.digits, r.nd)) {
             add(s, r.a, r.b, PII_CARD);
+        } else {
+            /* a card followed by another number: end at a group */
+            size_t nd = 0;
+            for (size_t g = 0; g < r.ng; g++) {
+                nd += r.groups[g];
+                if (nd >= 13 && nd <= 19 && pii_luhn_ok(r.digits, nd)) {
+                    add(s, r.a, r.ends[g], PII_CARD);
+                    break;
+                }
+            }
+        }
         i = r.b > i ? r.b - 1 : i;
     }
 }
@@ -617,11 +679,69 @@ find_ips(struct scan *s)
 static bool
 looks_like_date(const struct run *r)
 {
-    if (r->ng != 3 || r->mixed || r->sep == ' ')
+    if (r->ng < 3 || r->sep == ' ')
         return false;
     size_t a = r->groups[0], b = r->groups[1], c = r->groups[2];
-    return (a == 4 && b <= 2 && c <= 2) || (a <= 2 && b <= 2 && c == 4)
-        || (a <= 2 && b <= 2 && c == 2);
+    if (a == 4 && b <= 2 && c <= 2)
+        return true; /* 2024-01-31, maybe with a time */
+    return r->ng == 3
+        && ((a <= 2 && b <= 2 && c == 4) || (a <= 2 && b <= 2 && c == 2));
+}
+
+/* Words that make a number before them part of an address. */
+static const char *const street_words[] = {"street", "st", "st.", "avenue",
+    "ave", "road", "rd", "drive", "dr", "lane", "ln", "way", "place", "pl",
+    "square", "sq", "boulevard", "blvd", "close", "court", "ct", "rue", "str",
+    "str.", "strasse", "straße", "terrace", "crescent", "highway", "hwy",
+    "parkway", "circle", "alley", "plaza", "via", "calle", "avenida"};
+
+/* The number ending at b is followed, within three words, by a street
+   word, or it follows "apt", "suite", "unit", "no." */
+static bool
+in_address(const struct scan *s, size_t a, size_t b)
+{
+    size_t i = b;
+    for (int w = 0; w < 3 && i < s->len; w++) {
+        while (i < s->len && s->t[i] == ' ')
+            i++;
+        size_t j = i;
+        while (
+            j < s->len && s->t[j] != ' ' && s->t[j] != '\n' && s->t[j] != ',')
+            j++;
+        for (size_t k = 0; k < sizeof street_words / sizeof street_words[0];
+             k++)
+            if (j - i == strlen(street_words[k])
+                && strncmp(s->low + i, street_words[k], j - i) == 0)
+                return true;
+        if (j == i || (j < s->len && s->t[j] != ' '))
+            break;
+        i = j;
+    }
+    static const char *const units[]
+        = {"apt. ", "apt ", "suite ", "unit ", "no. ", "flat "};
+    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
+        size_t n = strlen(units[k]);
+        if (a >= n && strncmp(s->low + a - n, units[k], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* "x123" or "ext. 123" after a phone number: its extension's end, or b. */
+static size_t
+extension(const struct scan *s, size_t b)
+{
+    size_t i = b;
+    if (at(s, i) == 'x')
+        i++;
+    else if (strncmp(s->low + b, "ext", 3) == 0)
+        i = skip_sp(s, b + 3 + (at(s, b + 3) == '.'));
+    else
+        return b;
+    size_t j = i;
+    while (j < s->len && dig(s->t[j]) && j - i < 6)
+        j++;
+    return j > i && !wordc(at(s, j)) ? j : b;
 }
 
 static void
@@ -646,19 +766,29 @@ find_phones(struct scan *s)
         if (r.b == 0) {
             continue;
         }
-        bool ok = r.nd >= 7 && r.nd <= 15 && number_end(s, r.b)
-            && free_range(s, r.a, r.b);
+        size_t ext = extension(s, r.b);
+        bool ok = r.nd >= 7 && r.nd <= 15 && (ext > r.b || number_end(s, r.b))
+            && free_range(s, r.a, ext) && !in_address(s, r.a, r.b)
+            && !after_id_word(s, r.a);
         if (ok && r.seps == 0 && !r.plus && !r.parens)
             ok = r.nd >= 10; /* one run: long enough not to be an id */
+        /* a date and time ("2024-01-31 12:30"), not a number */
+        if (ok && at(s, r.b) == ':' && dig(at(s, r.b + 1)))
+            ok = false;
+        /* two groups: "17031 2202 Main St" or ZIP+4 unless it reads like
+           a phone ("99 668472", "020 7946") */
+        if (ok && r.ng == 2 && !r.plus && !r.parens)
+            ok = r.groups[0] <= 3 || r.digits[0] == '0'
+                || (r.groups[0] == 4 && r.groups[1] == 4);
         if (ok && r.seps > 0 && !r.plus) {
             size_t big = 0;
             for (size_t g = 0; g < r.ng; g++)
                 big = r.groups[g] > big ? r.groups[g] : big;
-            ok = big <= 6 && !looks_like_date(&r)
-                && (r.dots == 0 || r.dots >= 2);
+            ok = big <= (r.digits[0] == '0' || r.parens ? 8u : 6u)
+                && !looks_like_date(&r) && (r.dots == 0 || r.dots >= 2);
         }
         if (ok)
-            add(s, r.a, r.b, PII_PHONE);
+            add(s, r.a, ext, PII_PHONE);
         i = r.b > i ? r.b - 1 : i;
     }
 }
@@ -725,9 +855,9 @@ find_passwords(struct scan *s)
             bool quoted = at(s, v) == '"' || at(s, v) == '\'';
             v += quoted;
             size_t e = v;
-            while (e < s->len && s->t[e] != ' ' && s->t[e] != '\t'
-                && s->t[e] != '\n'
-                && !(quoted && (s->t[e] == '"' || s->t[e] == '\'')))
+            while (e < s->len && s->t[e] != '\n' && e - v < 128
+                && (quoted ? s->t[e] != '"' && s->t[e] != '\''
+                           : s->t[e] != ' ' && s->t[e] != '\t'))
                 e++;
             /* trailing punctuation is the sentence's, not the password's */
             while (!quoted && e > v && strchr(".,;!?)\"'", s->t[e - 1]) != NULL)
@@ -747,7 +877,8 @@ find_passwords(struct scan *s)
                 break;
             }
             if (!quoted && !punct && letters_only
-                && (e - v < 4 || is_not_value(s->low + v, e - v)))
+                && (e - v < 4 || last_verb_to
+                    || is_not_value(s->low + v, e - v)))
                 break;
             if (!quoted && punct && letters_only
                 && is_not_value(s->low + v, e - v))
