@@ -420,10 +420,11 @@ find_ibans(struct scan *s)
     char buf[40];
 
     for (size_t i = 0; i + 15 <= s->len; i++) {
-        /* country codes are written in capitals */
-        if (alnum(before(s, i)) || !(s->t[i] >= 'A' && s->t[i] <= 'Z')
-            || !(s->t[i + 1] >= 'A' && s->t[i + 1] <= 'Z') || !dig(s->t[i + 2])
-            || !dig(s->t[i + 3]))
+        /* lower-case only when written in one piece */
+        bool caps = s->t[i] >= 'A' && s->t[i] <= 'Z' && s->t[i + 1] >= 'A'
+            && s->t[i + 1] <= 'Z';
+        if (alnum(before(s, i)) || !alpha(s->t[i]) || !alpha(s->t[i + 1])
+            || !dig(s->t[i + 2]) || !dig(s->t[i + 3]))
             continue;
         /* alphanumerics, single spaces between groups allowed */
         size_t n = 0, j = i, ends[40], nends = 0;
@@ -434,7 +435,8 @@ find_ibans(struct scan *s)
                     ends[nends++] = j;
                 else if (n >= 15 && nends < 40)
                     ends[nends++] = j;
-            } else if (s->t[j] == ' ' && alnum(at(s, j + 1)) && n >= 4) {
+            } else if (caps && s->t[j] == ' ' && alnum(at(s, j + 1))
+                && n >= 4) {
                 j++;
             } else {
                 break;

@@ -336,7 +336,7 @@ pick_threshold(const struct set *s, const struct opts *o)
 {
     double *c = malloc(s->n * sizeof *c);
     size_t n = 0;
-    double best = 0.999;
+    double best = 0.999999;
 
     if (c == NULL)
         return best;
@@ -347,7 +347,7 @@ pick_threshold(const struct set *s, const struct opts *o)
     /* candidates: just above each benign score, from the top down */
     for (size_t k = n; k-- > 0;) {
         double t = nextafter(c[k], 2.0);
-        if (t > 0.999)
+        if (t > 0.999999)
             continue;
         if (rate(s, G_CUSTOMER, 0, t, NULL) > o->max_customer
             || rate(s, G_EXTRA, 0, t, NULL) > o->max_hard)
@@ -491,14 +491,15 @@ parse_args(int argc, char **argv, struct opts *o)
 
     memset(o, 0, sizeof *o);
     o->folds = 5;
-    o->C = 4;
-    o->attack_weight = 4;
-    o->extra_repeat = 3;
+    o->C = 16;
+    o->attack_weight = 1;
+    o->extra_repeat = 10;
     o->max_customer = 0.002;
     o->max_hard = 0.05;
     o->max_chars = 2000;
     features_default_params(&o->fp);
     o->fp.hash_bits = 18;
+    o->fp.char_weight = 0.5f;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 'd':
