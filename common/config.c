@@ -109,8 +109,9 @@ static const struct var vars[] = {
     {"CORS_ORIGINS", S(cors_origins), "", 0, 0, SVC_GATEWAY, false,
         "comma-separated origins allowed to call the API from a browser "
         "(empty: none; same-origin needs none)"},
-    {"RATE_LOGIN_IP", I(rate_login_ip), "30", 0, 1000000, SVC_GATEWAY, false,
-        "login and signup attempts per minute per client address (0: off)"},
+    {"RATE_LOGIN_IP", I(rate_login_ip), "60", 0, 1000000, SVC_GATEWAY, false,
+        "sign-up, login and password-change attempts per minute per client "
+        "address (0: off)"},
     {"RATE_LOGIN_USER", I(rate_login_user), "10", 0, 1000000, SVC_GATEWAY,
         false, "login attempts per minute per account (0: off)"},
     {"RATE_CHAT_IP", I(rate_chat_ip), "120", 0, 1000000, SVC_GATEWAY, false,

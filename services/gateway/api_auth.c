@@ -132,6 +132,10 @@ api_signup(struct req *r)
 
     if (read_credentials(r, &doc, name, &password, &role, true) != 0)
         return;
+    if (limits_check(r, LIMIT_LOGIN) != 0) {
+        cJSON_Delete(doc);
+        return;
+    }
     /* Public signup makes customers only; agents and admins come from an admin.
      */
     if (role != NULL && strcmp(role, "user") != 0) {
@@ -156,7 +160,7 @@ api_login(struct req *r)
     if (read_credentials(r, &doc, name, &password, &role, false) != 0) {
         return;
     }
-    if (limits_login_begin(r, name) != 0)
+    if (limits_check(r, LIMIT_LOGIN) != 0 || limits_login_begin(r, name) != 0)
         goto out;
     rv = users_find_name(r->gw->store, name, &u);
     if (rv != 0 && rv != STORE_NOTFOUND) {
@@ -292,7 +296,8 @@ api_password_change(struct req *r)
         http_error(r, 400, "invalid_request", why);
         goto out;
     }
-    if (limits_login_begin(r, r->who.username) != 0)
+    if (limits_check(r, LIMIT_LOGIN) != 0
+        || limits_login_begin(r, r->who.username) != 0)
         goto out;
     rv = users_find_id(r->gw->store, r->who.user_id, &u);
     if (rv == STORE_NOTFOUND || (rv == 0 && u.disabled)) {

@@ -2,7 +2,8 @@
  * throttle.h - the gateway's request-rate limits and failed-login
  * throttling over ratelimit.h, answering 429 with Retry-After:
  *
- *   login/signup  RATE_LOGIN_IP a minute per client address; login also
+ *   sign-ins     RATE_LOGIN_IP a minute per client address (well-formed
+ *                 signups, logins, password changes); login also
  *                 RATE_LOGIN_USER a minute per account, and after
  *                 LOGIN_FAIL_MAX failures of an account from one address
  *                 that address waits LOGIN_LOCK_S, doubling per further
