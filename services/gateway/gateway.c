@@ -408,6 +408,14 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
         timeout,
         "keep_alive_timeout_ms",
         "30000",
+        /* civetweb answers CORS preflights itself, for any origin, unless
+         * told not to: the gateway decides (CORS_ORIGINS). */
+        "access_control_allow_origin",
+        "",
+        "access_control_allow_methods",
+        "",
+        "access_control_allow_headers",
+        "",
         NULL,
     };
     struct mg_callbacks cb;
