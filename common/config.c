@@ -97,6 +97,36 @@ static const struct var vars[] = {
     {"SUPPORT_TIMEOUT_MS", I(support_timeout_ms), "30000", 100, 600000,
         SVC_GATEWAY, false,
         "deadline of a support-agent draft (an LLM call may be slow)"},
+    {"GUARD_MODEL", S(guard_model), "models/guard/injection.bin", 0, 0,
+        SVC_GATEWAY, false,
+        "the prompt-injection detector's weights (empty: no detector)"},
+    {"GUARD_THRESHOLD", S(guard_threshold), "", 0, 0, SVC_GATEWAY, false,
+        "block at this injection probability, 0 < x <= 1 (empty: the "
+        "model's tuned one)"},
+    {"GUARD_DENY_LIST", S(guard_deny_list), "", 0, 0, SVC_GATEWAY, false,
+        "comma-separated phrases whose messages are refused (case and "
+        "punctuation ignored, whole words)"},
+    {"CORS_ORIGINS", S(cors_origins), "", 0, 0, SVC_GATEWAY, false,
+        "comma-separated origins allowed to call the API from a browser "
+        "(empty: none; same-origin needs none)"},
+    {"RATE_LOGIN_IP", I(rate_login_ip), "60", 0, 1000000, SVC_GATEWAY, false,
+        "sign-up, login and password-change attempts per minute per client "
+        "address (0: off)"},
+    {"RATE_LOGIN_USER", I(rate_login_user), "10", 0, 1000000, SVC_GATEWAY,
+        false, "login attempts per minute per account (0: off)"},
+    {"RATE_CHAT_IP", I(rate_chat_ip), "120", 0, 1000000, SVC_GATEWAY, false,
+        "chat messages per minute per client address (0: off)"},
+    {"RATE_CHAT_USER", I(rate_chat_user), "60", 0, 1000000, SVC_GATEWAY, false,
+        "chat messages per minute per signed-in account (0: off)"},
+    {"LOGIN_FAIL_MAX", I(login_fail_max), "5", 0, 1000, SVC_GATEWAY, false,
+        "failed logins of an account from one address before it must wait "
+        "(0: off)"},
+    {"LOGIN_LOCK_S", I(login_lock_s), "60", 1, 86400, SVC_GATEWAY, false,
+        "first wait after LOGIN_FAIL_MAX failures, seconds; doubles per "
+        "further failure up to 15 min, and never locks out other addresses"},
+    {"TRUSTED_PROXY", I(trusted_proxy), "0", 0, 1, SVC_GATEWAY, false,
+        "1: the client address is the last X-Forwarded-For entry (behind a "
+        "reverse proxy); 0: the TCP peer"},
     {"INTENT_MODE", S(intent_mode), "builtin", 0, 0, SVC_INTENT, false,
         "builtin, llm or hybrid"},
     {"INTENT_MODEL", S(intent_model), "models/intent/head.bin", 0, 0,

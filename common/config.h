@@ -58,6 +58,17 @@ struct config {
     int auth_workers;
     int chat_max_chars;
     int support_timeout_ms;
+    char *guard_model;
+    char *guard_threshold;
+    char *guard_deny_list;
+    char *cors_origins;
+    int rate_login_ip;
+    int rate_login_user;
+    int rate_chat_ip;
+    int rate_chat_user;
+    int login_fail_max;
+    int login_lock_s;
+    int trusted_proxy;
     /* intent-agent */
     char *intent_mode;
     char *intent_model;

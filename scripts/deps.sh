@@ -6,8 +6,8 @@ set -eu
 PKGS="build-essential pkg-config libnng-dev libprotobuf-c-dev protobuf-c-compiler
 libcivetweb-dev libmongoc-dev libbson-dev libcurl4-openssl-dev libcjson-dev
 libjwt-dev libargon2-dev libssl-dev libcmocka-dev libopenblas-dev liblinear-dev postgresql
-golang-go python3 python3-pytest python3-pip unzip
-clang-format wrk bc"
+golang-go python3 python3-pytest python3-pip python3-venv unzip clang-format wrk bc
+clang libclang-rt-14-dev"
 
 # The Prometheus text parser the tests check /metrics with (pinned), for
 # whichever python3 runs the tests.

@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "gateway.h"
+#include "throttle.h"
 #include "log.h"
+#include "sessions.h"
 #include "users.h"
 
 /* Reply with a token for u: {access_token, token_type, expires_in, user}. */
@@ -129,6 +132,10 @@ api_signup(struct req *r)
 
     if (read_credentials(r, &doc, name, &password, &role, true) != 0)
         return;
+    if (limits_check(r, LIMIT_LOGIN) != 0) {
+        cJSON_Delete(doc);
+        return;
+    }
     /* Public signup makes customers only; agents and admins come from an admin.
      */
     if (role != NULL && strcmp(role, "user") != 0) {
@@ -153,6 +160,8 @@ api_login(struct req *r)
     if (read_credentials(r, &doc, name, &password, &role, false) != 0) {
         return;
     }
+    if (limits_check(r, LIMIT_LOGIN) != 0 || limits_login_begin(r, name) != 0)
+        goto out;
     rv = users_find_name(r->gw->store, name, &u);
     if (rv != 0 && rv != STORE_NOTFOUND) {
         store_down(r);
@@ -164,6 +173,7 @@ api_login(struct req *r)
         busy(r);
         goto out;
     }
+    limits_login_end(r, name, rv == 0);
     if (rv != 0) {
         http_error(r, 401, "invalid_credentials", "wrong username or password");
         goto out;
@@ -241,4 +251,112 @@ api_admin_users_list(struct req *r)
     cJSON_AddNumberToObject(o, "limit", (double)limit);
     cJSON_AddNumberToObject(o, "offset", (double)offset);
     http_json(r, 200, o);
+}
+
+void
+api_password_change(struct req *r)
+{
+    const char *cur, *next, *why;
+    char hash[AUTH_HASH_MAX];
+    struct user u;
+    long tv;
+    int rv;
+
+    cJSON *doc = http_read_json(r, r->gw->cfg->max_body);
+    if (doc == NULL)
+        return;
+    if (http_field_string(r, doc, "current_password", true, &cur) != 0
+        || http_field_string(r, doc, "new_password", true, &next) != 0)
+        goto out;
+    if (users_check_password(next, &why) != 0) {
+        http_error(r, 400, "invalid_request", why);
+        goto out;
+    }
+    if (limits_check(r, LIMIT_LOGIN) != 0
+        || limits_login_begin(r, r->who.username) != 0)
+        goto out;
+    rv = users_find_id(r->gw->store, r->who.user_id, &u);
+    if (rv == STORE_NOTFOUND || (rv == 0 && u.disabled)) {
+        http_error(r, 401, "invalid_token", "the account no longer exists");
+        goto out;
+    }
+    if (rv != 0) {
+        store_down(r);
+        goto out;
+    }
+    rv = auth_verify(r->gw->auth, u.hash, cur);
+    if (rv == AUTH_BUSY) {
+        busy(r);
+        goto out;
+    }
+    limits_login_end(r, r->who.username, rv == 0);
+    if (rv != 0) {
+        http_error(
+            r, 403, "invalid_credentials", "the current password is not right");
+        goto out;
+    }
+    rv = auth_hash(r->gw->auth, next, hash);
+    if (rv == AUTH_BUSY) {
+        busy(r);
+        goto out;
+    }
+    if (rv != 0) {
+        http_error(r, 500, "internal", "cannot hash the password");
+        goto out;
+    }
+    rv = users_set_password(r->gw->store, u.id, hash, &tv);
+    if (rv != 0) {
+        store_down(r);
+        goto out;
+    }
+    sessions_forget(r->gw->sessions, u.id);
+    u.token_version = tv;
+    log_info("password changed: %s (older tokens revoked)", u.username);
+    token_reply(r, 200, &u);
+out:
+    cJSON_Delete(doc);
+}
+
+/* POST /api/admin/users/{id}/disable and /enable. */
+static void
+set_disabled(struct req *r, bool disabled)
+{
+    const char *id = r->params[0];
+    struct user u;
+    int rv;
+
+    if (strcmp(id, r->who.user_id) == 0) {
+        http_error(r, 409, "conflict",
+            "an admin cannot disable or enable their own account");
+        return;
+    }
+    rv = users_find_id(r->gw->store, id, &u);
+    if (rv == STORE_NOTFOUND) {
+        http_error(r, 404, "not_found", "no such user");
+        return;
+    }
+    if (rv != 0 || users_set_disabled(r->gw->store, u.id, disabled) != 0) {
+        store_down(r);
+        return;
+    }
+    sessions_forget(r->gw->sessions, u.id);
+    audit_record(r->gw->store, r->who.username,
+        disabled ? "user_disable" : "user_enable", u.id,
+        u.disabled ? "disabled" : "enabled", disabled ? "disabled" : "enabled");
+    log_info("user %s %s by %s (tokens revoked)", u.username,
+        disabled ? "disabled" : "enabled", r->who.username);
+    u.disabled = disabled;
+    http_json(r, 200, users_json(&u));
+}
+
+void
+api_admin_user_disable(struct req *r)
+{
+    set_disabled(r, true);
+}
+
+void
+api_admin_user_enable(struct req *r)
+{
+    set_disabled(r, false);
 }

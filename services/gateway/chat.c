@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_guard.h"
 #include "clock.h"
 #include "conversations.h"
 #include "gateway.h"
@@ -21,7 +22,6 @@
 #include "intent.pb-c.h"
 #include "log.h"
 #include "support.pb-c.h"
-#include "utf8.h"
 
 #define HISTORY_MAX 200
 
@@ -193,20 +193,6 @@ static const char human_owned[]
     = "Thanks, your message has been added to your conversation. A member of "
       "our support team is looking after it and will reply here.";
 
-/* Trim ASCII white space at both ends, in place; returns the start. */
-static char *
-trim(char *s)
-{
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0
-        && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n'
-            || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
 void
 api_chat(struct req *r)
 {
@@ -216,8 +202,7 @@ api_chat(struct req *r)
     struct conversation conv;
     struct chat_result res;
     struct message m[2];
-    size_t chars;
-    char detail[128];
+    struct guard_result guarded = {0};
     int64_t t0 = clock_mono_ms();
     int rv;
 
@@ -231,21 +216,10 @@ api_chat(struct req *r)
         || http_field_string(r, doc, "conversation_token", false, &conv_token)
             != 0)
         goto out;
-    if (!utf8_valid(msg, strlen(msg), &chars)) {
-        http_error(r, 400, "invalid_request", "message is not valid UTF-8");
+    /* Guardrails: limits, deny-list, injection, PII redacted (guard.h). */
+    if (chat_guard(r, msg, &guarded) != 0)
         goto out;
-    }
-    char *text = trim((char *)msg);
-    if (*text == '\0') {
-        http_error(r, 400, "invalid_request", "message must not be empty");
-        goto out;
-    }
-    if (chars > (size_t)gw->cfg->chat_max_chars) {
-        snprintf(detail, sizeof(detail), "message is longer than %d characters",
-            gw->cfg->chat_max_chars);
-        http_error(r, 400, "message_too_long", detail);
-        goto out;
-    }
+    char *text = guarded.text;
 
     struct span sp;
     if (conv_id != NULL) {
@@ -381,8 +355,10 @@ api_chat(struct req *r)
     cJSON_AddStringToObject(o, "message_id", m[1].id);
     if (guest_token[0] != '\0')
         cJSON_AddStringToObject(o, "conversation_token", guest_token);
+    guard_annotate(&guarded, o);
     http_json(r, 200, o);
 out:
+    guard_result_release(&guarded);
     conv_release(&conv);
     free(res.embedding);
     free(res.reply);

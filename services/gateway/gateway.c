@@ -14,7 +14,10 @@
 
 #include "clock.h"
 #include "ids.h"
+#include "throttle.h"
 #include "log.h"
+#include "ratelimit.h"
+#include "sessions.h"
 #include "users.h"
 
 static const char *const peer_names[NPEERS]
@@ -25,8 +28,12 @@ static const struct route routes[] = {
     {"POST", "/api/auth/signup", api_signup, ROLE_NONE},
     {"POST", "/api/auth/login", api_login, ROLE_NONE},
     {"GET", "/api/auth/me", api_me, ROLE_USER},
+    {"POST", "/api/auth/password", api_password_change, ROLE_USER},
     {"GET", "/api/admin/users", api_admin_users_list, ROLE_ADMIN},
     {"POST", "/api/admin/users", api_admin_users_create, ROLE_ADMIN},
+    {"POST", "/api/admin/users/{id}/disable", api_admin_user_disable,
+        ROLE_ADMIN},
+    {"POST", "/api/admin/users/{id}/enable", api_admin_user_enable, ROLE_ADMIN},
     {"POST", "/api/chat", api_chat, ROLE_NONE},
     {"GET", "/api/chat/history", api_chat_history, ROLE_NONE},
     {"GET", "/api/chat/stream", api_chat_stream, ROLE_NONE},
@@ -48,6 +55,16 @@ static const struct route routes[] = {
     /* Checks its own credentials: an admin, or the scraper's token. */
     {"GET", "/metrics", api_prometheus, ROLE_NONE},
 };
+
+/*
+ * The request-rate limits a route counts against before its handler runs.
+ * Sign-ins count in their handlers, once the body is well-formed.
+ */
+static enum limit_kind
+route_limit(const struct route *rt)
+{
+    return rt->fn == api_chat ? LIMIT_CHAT : LIMIT_NONE;
+}
 
 const char *
 gateway_peer_name(enum peer p)
@@ -105,6 +122,29 @@ set_request_id(struct req *r)
 }
 
 /*
+ * A token that verified: is its account still usable at this version?
+ * 0, or -1 with 401 (revoked) or 503 (store down) written.
+ */
+static int
+still_valid(struct req *r)
+{
+    int rv = sessions_check(
+        r->gw->sessions, r->gw->store, &r->who, clock_mono_ms());
+    if (rv == 0)
+        return 0;
+    memset(&r->who, 0, sizeof(r->who));
+    if (rv == STORE_DOWN)
+        http_error_hdr(r, 503, "store_unavailable",
+            "the database is unavailable, try again shortly",
+            "Retry-After: 2\r\n");
+    else
+        http_error_hdr(r, 401, "token_revoked",
+            "this token was revoked (password changed or account disabled)",
+            "WWW-Authenticate: Bearer\r\n");
+    return -1;
+}
+
+/*
  * Check the bearer token if one is sent. Returns 0 when the request may go
  * on (r->who filled or anonymous), -1 when a 401 was written.
  */
@@ -122,12 +162,13 @@ authenticate(struct req *r, bool required)
         && strcmp(r->path + plen - 7, "/stream") == 0
         && http_query(r, "access_token", qtok, sizeof(qtok))) {
         int rv = auth_check(r->gw->auth, qtok, &r->who);
+        explicit_bzero(qtok, sizeof(qtok));
         if (rv != 0) {
             http_error_hdr(
                 r, 401, "invalid_token", "the token is not valid", hdr);
             return -1;
         }
-        return 0;
+        return still_valid(r);
     }
     if (h == NULL || *h == '\0') {
         if (!required)
@@ -150,7 +191,37 @@ authenticate(struct req *r, bool required)
         http_error_hdr(r, 401, "invalid_token", "the token is not valid", hdr);
         return -1;
     }
-    return 0;
+    return still_valid(r);
+}
+
+/*
+ * CORS: an Origin in CORS_ORIGINS gets Access-Control-Allow-Origin on
+ * every answer; a preflight (OPTIONS) is answered here. Returns 0 to go
+ * on, -1 when the answer was written.
+ */
+static int
+cors(struct req *r)
+{
+    const char *origin = http_header(r, "Origin");
+
+    if (origin == NULL)
+        return 0;
+    bool ok = http_origin_allowed(r->gw->cfg->cors_origins, origin)
+        && strlen(origin) < 256;
+    if (ok)
+        r->cors_origin = origin;
+    if (strcmp(r->method, "OPTIONS") != 0)
+        return 0;
+    if (!ok) {
+        http_error(r, 403, "cors_forbidden", "this origin is not allowed");
+        return -1;
+    }
+    http_raw(r, 204, "text/plain", "", 0,
+        "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+        "Access-Control-Allow-Headers: Authorization, Content-Type, "
+        "X-Request-Id\r\n"
+        "Access-Control-Max-Age: 600\r\n");
+    return -1;
 }
 
 /*
@@ -202,6 +273,10 @@ on_request(struct mg_connection *conn, void *cbdata)
     r.query = ri->query_string;
     set_request_id(&r);
     int64_t t0 = clock_mono_us();
+    http_client_addr(
+        &r, r.gw->cfg->trusted_proxy != 0, r.client, sizeof(r.client));
+    if (cors(&r) != 0)
+        goto done;
 
     if (strncmp(r.path, "/api/", 5) != 0 && strcmp(r.path, "/api") != 0
         && strcmp(r.path, "/metrics") != 0) {
@@ -227,6 +302,8 @@ on_request(struct mg_connection *conn, void *cbdata)
         http_error(&r, 403, "forbidden", "your role may not do this");
         goto done;
     }
+    if (limits_check(&r, route_limit(rt)) != 0)
+        goto done;
     rt->fn(&r);
 done:
     end_trace(&r);
@@ -284,6 +361,33 @@ load_secret(const struct config *cfg, char *out, size_t n)
     return 0;
 }
 
+int
+gateway_guard_new(const struct config *cfg, struct guard **gp)
+{
+    struct guard_opts o = {
+        .max_chars = cfg->chat_max_chars,
+        .deny_list = cfg->guard_deny_list,
+        .model_path = cfg->guard_model,
+    };
+    char err[512], *end;
+
+    if (cfg->guard_threshold[0] != '\0') {
+        errno = 0;
+        o.threshold = strtod(cfg->guard_threshold, &end);
+        if (errno != 0 || *end != '\0' || !(o.threshold > 0)
+            || o.threshold > 1) {
+            log_error("GUARD_THRESHOLD=%s: want a number in (0, 1]",
+                cfg->guard_threshold);
+            return -1;
+        }
+    }
+    if (guard_new(gp, &o, err, sizeof err) != 0) {
+        log_error("guardrails: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 make_dirs(const char *var_dir)
 {
@@ -315,6 +419,14 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
     }
     if (load_secret(cfg, secret, sizeof(secret)) != 0)
         return -1;
+    if (gateway_guard_new(cfg, &gw->guard) != 0)
+        return -1;
+    if (ratelimit_new(&gw->limits, 16384) != 0
+        || sessions_new(&gw->sessions, 4096) != 0) {
+        log_error("out of memory");
+        gateway_stop(gw);
+        return -1;
+    }
     struct auth_opts ao = {
         .secret = secret,
         .secret_len = strlen(secret),
@@ -363,6 +475,14 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
         timeout,
         "keep_alive_timeout_ms",
         "30000",
+        /* civetweb answers CORS preflights itself, for any origin, unless
+         * told not to: the gateway decides (CORS_ORIGINS). */
+        "access_control_allow_origin",
+        "",
+        "access_control_allow_methods",
+        "",
+        "access_control_allow_headers",
+        "",
         NULL,
     };
     struct mg_callbacks cb;
@@ -402,6 +522,12 @@ gateway_stop(struct gateway *gw)
     gw->events = NULL;
     auth_free(gw->auth);
     gw->auth = NULL;
+    guard_free(gw->guard);
+    gw->guard = NULL;
+    ratelimit_free(gw->limits);
+    gw->limits = NULL;
+    sessions_free(gw->sessions);
+    gw->sessions = NULL;
 }
 
 static int

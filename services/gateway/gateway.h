@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "bus.h"
 #include "config.h"
+#include "guard.h"
 #include "http.h"
 #include "sse.h"
 #include "store.h"
@@ -22,6 +23,9 @@ struct gateway {
     struct auth *auth;
     struct bus_client *peers[NPEERS];
     struct bus_events *events;
+    struct guard *guard;       /* the chat's input guardrails */
+    struct ratelimit *limits;  /* request rates and failed logins */
+    struct sessions *sessions; /* token revocation: accounts' states */
     struct mg_context *http;
     struct sse_hub sse;
     bool sse_started;
@@ -38,6 +42,13 @@ const char *gateway_peer_name(enum peer p);
  */
 int gateway_start(
     struct gateway *gw, const struct config *cfg, struct store *store);
+
+/*
+ * The chat's guardrails as cfg describes them (GUARD_MODEL,
+ * GUARD_THRESHOLD, GUARD_DENY_LIST, CHAT_MAX_CHARS). 0 with *gp set, or -1
+ * with the reason logged.
+ */
+int gateway_guard_new(const struct config *cfg, struct guard **gp);
 
 /* Stop HTTP (in-flight requests finish), close the bus, free. */
 void gateway_stop(struct gateway *gw);
@@ -66,6 +77,9 @@ void api_login(struct req *r);
 void api_me(struct req *r);
 void api_admin_users_list(struct req *r);
 void api_admin_users_create(struct req *r);
+void api_admin_user_disable(struct req *r);
+void api_admin_user_enable(struct req *r);
+void api_password_change(struct req *r);
 void api_chat(struct req *r);
 void api_chat_history(struct req *r);
 void api_hitl_list(struct req *r);

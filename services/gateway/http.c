@@ -38,6 +38,8 @@ reason(int status)
         return "Unsupported Media Type";
     case 429:
         return "Too Many Requests";
+    case 422:
+        return "Unprocessable Entity";
     case 500:
         return "Internal Server Error";
     case 503:
@@ -55,13 +57,19 @@ static const char security_headers[]
       "Referrer-Policy: no-referrer\r\n"
       "X-Frame-Options: DENY\r\n"
       "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
-      "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'\r\n";
+      "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'\r\n"
+      "Cross-Origin-Opener-Policy: same-origin\r\n"
+      "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n";
 
 void
 http_raw(struct req *r, int status, const char *content_type, const char *body,
     size_t len, const char *extra_headers)
 {
-    char head[2048], tp[TRACEPARENT_LEN + 1] = "";
+    char head[2048], cors[320] = "", tp[TRACEPARENT_LEN + 1] = "";
+    if (r->cors_origin != NULL)
+        snprintf(cors, sizeof(cors),
+            "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n",
+            r->cors_origin);
     if (r->span.trace_id[0])
         trace_format(tp, sizeof(tp), r->span.trace_id, r->span.span_id);
     int n = snprintf(head, sizeof(head),
@@ -70,10 +78,10 @@ http_raw(struct req *r, int status, const char *content_type, const char *body,
         "Content-Length: %zu\r\n"
         "Cache-Control: no-store\r\n"
         "X-Request-Id: %s\r\n"
-        "%s%s%s%s%s\r\n",
+        "%s%s%s%s%s%s\r\n",
         status, reason(status), content_type, len, r->request_id,
         r->span.trace_id[0] ? "traceparent: " : "", tp,
-        r->span.trace_id[0] ? "\r\n" : "", security_headers,
+        r->span.trace_id[0] ? "\r\n" : "", security_headers, cors,
         extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof(head))
         n = 0;
@@ -299,4 +307,46 @@ http_query_long(
     }
     *out = v;
     return 0;
+}
+
+void
+http_client_addr(const struct req *r, bool trust_proxy, char *out, size_t n)
+{
+    const struct mg_request_info *ri = mg_get_request_info(r->conn);
+    const char *xff = trust_proxy ? http_header(r, "X-Forwarded-For") : NULL;
+
+    snprintf(out, n, "%s", ri && ri->remote_addr[0] ? ri->remote_addr : "-");
+    if (xff == NULL)
+        return;
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    last += strspn(last, " ");
+    size_t len = strcspn(last, " ");
+    /* an address only: hex digits, '.', ':' */
+    if (len == 0 || len >= n || len >= 46
+        || strspn(last, "0123456789abcdefABCDEF.:") < len)
+        return;
+    memcpy(out, last, len);
+    out[len] = '\0';
+}
+
+bool
+http_origin_allowed(const char *allowed, const char *origin)
+{
+    size_t olen;
+
+    if (allowed == NULL || origin == NULL || *origin == '\0')
+        return false;
+    olen = strlen(origin);
+    for (const char *p = allowed; *p;) {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, ",");
+        size_t m = n;
+        while (m > 0 && p[m - 1] == ' ')
+            m--;
+        if ((m == 1 && p[0] == '*') || (m == olen && memcmp(p, origin, m) == 0))
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
 }

@@ -36,13 +36,18 @@ struct req {
     char param_buf[4][128];
     int nparams;
     char request_id[40];
-    struct principal who; /* role ROLE_NONE: anonymous */
-    int status;           /* set when the response is written */
-    struct span span;     /* the request's root span (API requests) */
+    char client[64];         /* the client's address (http_client_addr) */
+    const char *cors_origin; /* echoed in Access-Control-Allow-Origin */
+    struct principal who;    /* role ROLE_NONE: anonymous */
+    int status;              /* set when the response is written */
+    struct span span;        /* the request's root span (API requests) */
 };
 
 /* Route handlers return nothing: they always write a response. */
 typedef void (*route_fn)(struct req *r);
+
+/* Which request-rate limits a route counts against (throttle.h). */
+enum limit_kind { LIMIT_NONE = 0, LIMIT_LOGIN, LIMIT_CHAT };
 
 struct route {
     const char *method;
@@ -99,5 +104,19 @@ int http_query_long(
 
 /* A request header, or NULL. */
 const char *http_header(const struct req *r, const char *name);
+
+/*
+ * The client's address into out (size n): the TCP peer, or, when
+ * trust_proxy (the gateway sits behind a reverse proxy that appends it),
+ * the last entry of X-Forwarded-For when it is a plain address.
+ */
+void http_client_addr(
+    const struct req *r, bool trust_proxy, char *out, size_t n);
+
+/*
+ * Whether origin is in the comma-separated list `allowed` (exact match,
+ * "*" for any). Empty list: none.
+ */
+bool http_origin_allowed(const char *allowed, const char *origin);
 
 #endif

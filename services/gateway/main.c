@@ -2,9 +2,11 @@
  * gateway - HTTP API and web UI; orchestrates the chat flow over the bus.
  */
 #include <mongoc/mongoc.h>
+#include <string.h>
 
 #include "daemon.h"
 #include "gateway.h"
+#include "guard_cli.h"
 #include "log.h"
 #include "thread_stack.h"
 #include "conversations.h"
@@ -19,6 +21,15 @@ main(int argc, char **argv)
     int rv = 1;
 
     daemon_init(argc, argv, "gateway", SVC_GATEWAY, &cfg);
+    if (argc > 1 && strcmp(argv[1], "--guard") == 0) {
+        struct guard *g;
+        if (gateway_guard_new(&cfg, &g) == 0) {
+            rv = guard_cli_run(stdin, stdout, g) == 0 ? 0 : 1;
+            guard_free(g);
+        }
+        config_release(&cfg);
+        return rv;
+    }
     mongoc_init();
     if (daemon_open_store(&cfg, "gateway", &store) != 0)
         goto out;

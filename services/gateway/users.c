@@ -162,6 +162,77 @@ users_find_id(struct store *s, const char *id, struct user *out)
     return rv;
 }
 
+/* $set fields and $inc token_version on the user id; the new document. */
+static int
+update_bump(struct store *s, const char *id, bson_t *set, struct user *after)
+{
+    mongoc_client_t *c;
+    mongoc_collection_t *coll;
+    bson_oid_t oid;
+    bson_t reply, update = BSON_INITIALIZER, inc;
+    bson_error_t err;
+    int rv = STORE_NOTFOUND;
+
+    if (!bson_oid_is_valid(id, strlen(id)))
+        return STORE_NOTFOUND;
+    bson_oid_init_from_string(&oid, id);
+    bson_t *q = BCON_NEW("_id", BCON_OID(&oid));
+    BSON_APPEND_DOCUMENT(&update, "$set", set);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
+    BSON_APPEND_INT64(&inc, "token_version", 1);
+    bson_append_document_end(&update, &inc);
+    coll = store_get(s, COLL, &c);
+    mongoc_find_and_modify_opts_t *fam = mongoc_find_and_modify_opts_new();
+    mongoc_find_and_modify_opts_set_update(fam, &update);
+    mongoc_find_and_modify_opts_set_flags(
+        fam, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+    if (!mongoc_collection_find_and_modify_with_opts(
+            coll, q, fam, &reply, &err)) {
+        rv = store_error(&err, "update user");
+    } else {
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, &reply, "value")
+            && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            const uint8_t *data;
+            uint32_t len;
+            bson_t v;
+            bson_iter_document(&it, &len, &data);
+            if (bson_init_static(&v, data, len)) {
+                rv = from_bson(&v, after);
+            }
+        }
+    }
+    bson_destroy(&reply);
+    mongoc_find_and_modify_opts_destroy(fam);
+    store_put(s, c, coll);
+    bson_destroy(q);
+    bson_destroy(&update);
+    return rv;
+}
+
+int
+users_set_password(
+    struct store *s, const char *id, const char *hash, long *tv_out)
+{
+    struct user u;
+    bson_t *set = BCON_NEW("password_hash", BCON_UTF8(hash));
+    int rv = update_bump(s, id, set, &u);
+    bson_destroy(set);
+    if (rv == 0 && tv_out != NULL)
+        *tv_out = u.token_version;
+    return rv;
+}
+
+int
+users_set_disabled(struct store *s, const char *id, bool disabled)
+{
+    struct user u;
+    bson_t *set = BCON_NEW("disabled", BCON_BOOL(disabled));
+    int rv = update_bump(s, id, set, &u);
+    bson_destroy(set);
+    return rv;
+}
+
 int
 users_admin_exists(struct store *s, bool *yes)
 {

@@ -49,6 +49,20 @@ int users_create(struct store *s, const char *username, const char *hash,
 int users_find_name(struct store *s, const char *username, struct user *out);
 int users_find_id(struct store *s, const char *id, struct user *out);
 
+/*
+ * Set a new password hash and bump the user's token_version, so every
+ * token issued before stops working. 0, STORE_NOTFOUND or STORE_DOWN;
+ * *tv_out (may be NULL) gets the new version.
+ */
+int users_set_password(
+    struct store *s, const char *id, const char *hash, long *tv_out);
+
+/*
+ * Disable (or enable) an account. Either way its token_version is bumped:
+ * tokens issued before stop working. 0, STORE_NOTFOUND or STORE_DOWN.
+ */
+int users_set_disabled(struct store *s, const char *id, bool disabled);
+
 /* Whether any admin exists. 0 with *yes set, or STORE_DOWN. */
 int users_admin_exists(struct store *s, bool *yes);
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32.h"
 #include "encoder.h"
 
 static const char magic[8] = {'I', 'N', 'T', 'H', 'E', 'A', 'D', '1'};
@@ -59,21 +60,6 @@ intent_model_free(struct intent_model *m)
         free(m->heads[k].we);
     }
     memset(m, 0, sizeof *m);
-}
-
-/* ---- crc32 (IEEE 802.3, reflected) ----------------------------------------
- */
-
-static uint32_t
-crc32_ieee(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-    }
-    return ~c;
 }
 
 /* ---- reading --------------------------------------------------------------

@@ -1,12 +1,12 @@
 /*
  * text_features.h - text normalisation and hashed n-gram features of the
- * intent classifier.
+ * intent classifier and of the gateway's injection detector.
  *
- * The same code runs in the trainer (tools/train-intent) and in the daemon,
- * so the two cannot diverge. A text is normalised (ASCII lower-case, digit
- * runs folded to "0", apostrophes dropped, curly quotes mapped, everything
- * that is not a letter, digit, '?' or '!' a separator; bytes >= 0x80 kept as
- * letters), cut into words, and turned into
+ * The same code runs in the trainers (tools/train-intent, tools/train-guard)
+ * and in the services, so the two cannot diverge. A text is normalised (ASCII
+ * lower-case, digit runs folded to "0", apostrophes dropped, curly quotes
+ * mapped, everything that is not a letter, digit, '?' or '!' a separator; bytes
+ * >= 0x80 kept as letters), cut into words, and turned into
  *
  *   - word unigrams and bigrams (with <s> and </s> at the ends),
  *   - character n-grams of each word padded as "<word>", lengths
@@ -17,8 +17,8 @@
  * vector is L2-normalised. The result is sorted by bucket, one entry per
  * bucket.
  */
-#ifndef INTENT_TEXT_FEATURES_H
-#define INTENT_TEXT_FEATURES_H
+#ifndef COMMON_TEXT_FEATURES_H
+#define COMMON_TEXT_FEATURES_H
 
 #include <stddef.h>
 #include <stdint.h>
