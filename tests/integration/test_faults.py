@@ -10,6 +10,8 @@ import urllib.error
 
 import pytest
 
+from conftest import running_suite
+
 LOAD_S = float(os.environ.get("FAULT_LOAD_S", "30"))
 MESSAGES = ["where is my order?", "I want a refund for my blender",
             "my card was charged twice", "the app crashes on login",
@@ -57,6 +59,13 @@ class Load:
         self.stop.set()
         for t in self.threads:
             t.join()
+
+
+@pytest.fixture
+def fresh_suite(store_uri):
+    """A suite of its own; load from one address: no per-address limits."""
+    with running_suite(store_uri, {"RATE_CHAT_IP": "0"}) as s:
+        yield s
 
 
 def stored(suite, text, answer):
