@@ -403,6 +403,33 @@ def test_k8s_bus_addresses_agree(k8s):
         == [events]
 
 
+def test_k8s_bus_ports_only_for_the_suite(k8s):
+    """The bus has no authentication: the network policies open the bus
+    ports to the suite's pods only, HTTP to everyone."""
+    suite = {"app.kubernetes.io/name": "support-suite"}
+    for name in ("gateway", "metrics"):
+        pol = k8s[("NetworkPolicy", name)]["spec"]
+        labels = k8s[("Deployment", name)]["spec"]["template"]["metadata"][
+            "labels"]
+        assert pol["podSelector"]["matchLabels"].items() <= labels.items()
+        bus = {p["containerPort"] for p in
+               container(k8s[("Deployment", name)])["ports"]
+               if p["name"] != "http"}
+        restricted, open_ = set(), set()
+        for rule in pol["ingress"]:
+            ports = {p["port"] for p in rule["ports"]}
+            if rule.get("from"):
+                assert [f["podSelector"]["matchLabels"]
+                        for f in rule["from"]] == [suite]
+                restricted |= ports
+            else:
+                open_ |= ports
+        assert restricted == bus, name
+        assert open_ == ({8080} if name == "gateway" else set()), name
+    daemons = k8s[("NetworkPolicy", "daemons")]["spec"]
+    assert "ingress" not in daemons and daemons["policyTypes"] == ["Ingress"]
+
+
 def test_k8s_secret_template_is_unusable(k8s):
     """The template's placeholders are refused: the gateway stops on a
     JWT_SECRET under 32 bytes and creates no admin with a short password."""
