@@ -8,8 +8,10 @@ yamllint and strict schema validation (kubernetes-validate, schemas bundled)
 and fit together (selectors, ports, Secret keys, probes, autoscalers); the
 Dockerfile passes hadolint, its runtime stage installs a package for every
 shared library the binaries link, its build stage every -dev package; the
-container scripts pass shellcheck; and the health check the containers use
-is run against the real services on a tcp:// bus, as in containers.
+container scripts pass shellcheck; and the runtime stage's files and ENV,
+laid out in a temporary folder instead of /app, run the real services
+through the image's entry point on a tcp:// bus as in containers, where the
+containers' health check is tried for each service.
 The tools come from scripts/check-deploy.sh (pinned) and scripts/deps.sh.
 """
 import json
@@ -29,7 +31,6 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 K8S = os.path.join(TOP, "deploy", "k8s")
 COMPOSE = os.path.join(TOP, "docker-compose.yml")
 DOCKERFILE = os.path.join(TOP, "Dockerfile")
-HEALTHCHECK = os.path.join(TOP, "deploy", "docker", "healthcheck.sh")
 SERVICES = ["gateway", "intent-agent", "support-agent", "escalation",
             "metrics"]
 SCALED = ["intent-agent", "support-agent"]
@@ -560,51 +561,124 @@ def test_dockerignore_keeps_secrets_and_build_output_out():
     assert "!.env.example" in lines
 
 
-# ---- the containers' health check, against the real services -----------------
+# ---- the image's layout and health check, against the real services ---------
 
-def healthcheck(env, *args):
-    return subprocess.run(["bash", HEALTHCHECK, *args], env=env,
-                          capture_output=True, text=True, timeout=30)
+def runtime_layout(root):
+    """The runtime stage's /app, made under ROOT from the Dockerfile's COPY
+    lines (what the build and ui stages make: this build's binaries and
+    encoder files, the UI's dist or public folder), and its ENV with /app
+    moved there."""
+    app = os.path.join(root, "app")
+    bin_dir = os.path.join(TOP, os.environ.get("BIN_DIR", "build/bin"))
+    ui = os.path.join(TOP, "frontend", "dist")
+    if not os.path.exists(os.path.join(ui, "index.html")):
+        ui = os.path.join(TOP, "frontend", "public")
+    made = {("build", "/src/build/bin/"): bin_dir,
+            ("build", "/src/build/model/minilm/"):
+                os.path.join(TOP, "build", "model", "minilm"),
+            ("ui", "/ui/"): ui}
+    stage = dockerfile_stages()["runtime"]
+    for m in re.finditer(r"^COPY\s+(.*)$", stage, re.M):
+        words = m.group(1).split()
+        stage_from = [w[7:] for w in words if w.startswith("--from=")]
+        *srcs, dest = [w for w in words if not w.startswith("--")]
+        assert dest.startswith("/app/"), dest
+        for src in srcs:
+            if stage_from:
+                key = (stage_from[0], src)
+                assert key in made, f"teach this test what {key} holds"
+                src_path = made[key]
+            else:
+                src_path = os.path.join(TOP, src)
+            target = os.path.join(app, dest[len("/app/"):])
+            if dest.endswith("/") and os.path.isfile(src_path):
+                target = os.path.join(target, os.path.basename(src_path))
+            os.makedirs(os.path.dirname(target.rstrip("/")), exist_ok=True)
+            if os.path.isdir(src_path):
+                shutil.copytree(src_path, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(src_path, target)
+    entry = os.path.join(app, "sbin", "entrypoint")
+    text = open(entry).read().replace("/app/", app + "/")
+    open(entry, "w").write(text)
+    env = {}
+    for m in re.finditer(r"^ENV\s+(.*)$", stage, re.M):
+        for k, v in re.findall(r"([A-Z_][A-Z0-9_]*)=(\S+)", m.group(1)):
+            env[k] = v.replace("/app/", app + "/").replace(
+                "$PATH", os.environ.get("PATH", ""))
+    return app, env
 
 
-def test_healthcheck_on_a_tcp_bus(store_uri):
-    """The services on tcp:// addresses as in containers (on loopback
-    here), and deploy/docker/healthcheck.sh for each: passes while all are
-    up; a stopped daemon fails its own check and the gateway's, while the
-    gateway's --live check still passes."""
+class ImageSuite(Suite):
+    """The suite started as the image starts it: its entry point, from /."""
+
+    def __init__(self, root, store_uri, app, env):
+        super().__init__(root, store_uri, env)
+        self.app = app
+
+    def start(self, name, key=None):
+        key = key or name
+        log = open(os.path.join(self.root, key + ".log"), "ab")
+        self.logs[key] = log
+        self.procs[key] = subprocess.Popen(
+            [os.path.join(self.app, "sbin", "entrypoint"), name], cwd="/",
+            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return self.procs[key]
+
+
+def healthcheck(app, env, *args):
+    return subprocess.run([os.path.join(app, "sbin", "healthcheck"), *args],
+                          env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_image_layout_runs_the_suite_on_a_tcp_bus(store_uri):
+    """The runtime stage's files and ENV (under a temporary folder instead
+    of /app) run the whole suite through the entry point, from /, on
+    tcp:// bus addresses as in containers (loopback here): healthy, the UI
+    and the API docs served. The containers' health check passes for each
+    service; a stopped daemon fails its own check and the gateway's, while
+    the gateway's --live check still passes."""
+    root = tempfile.mkdtemp(prefix="suite-image-")
+    app, env = runtime_layout(root)
+    assert env["VAR_DIR"] == "/var/lib/support"
     ports = {var: free_port() for var in GATEWAY_ADDRS}
-    events = free_port()
-    addrs = {var: f"tcp://127.0.0.1:{p}" for var, p in ports.items()}
-    addrs["EVENTS_ADDR"] = f"tcp://127.0.0.1:{events}"
-    root = tempfile.mkdtemp(prefix="suite-tcp-")
-    s = Suite(root, store_uri, addrs)
+    env.update({var: f"tcp://127.0.0.1:{p}" for var, p in ports.items()})
+    env["EVENTS_ADDR"] = f"tcp://127.0.0.1:{free_port()}"
+    env["LISTEN_ADDR"] = "127.0.0.1"      # not 0.0.0.0 on a test machine
+    del env["VAR_DIR"], env["PORT"]      # the suite's own
+    s = ImageSuite(root, store_uri, app, env)
     try:
         for d in DAEMONS:
             s.start(d)
         s.start("gateway")
         s.wait_healthy()
+        for path in ("/", "/docs", "/openapi.json"):
+            assert s.request("GET", path).status == 200, path
+        assert b"<html" in s.request("GET", "/").body.lower()
+        chat = s.request("POST", "/api/chat", {"message": "hello there"})
+        assert chat.status == 200, chat.body
         env = dict(s.env)
         deadline = time.monotonic() + 30
         for svc in SERVICES:
             while True:
-                r = healthcheck(env, svc)
+                r = healthcheck(app, env, svc)
                 if r.returncode == 0 or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
             assert r.returncode == 0, (svc, r.stderr)
         s.stop("intent-agent")
         deadline = time.monotonic() + 15
-        while healthcheck(env, "intent-agent").returncode == 0:
+        while healthcheck(app, env, "intent-agent").returncode == 0:
             assert time.monotonic() < deadline, "still connected"
             time.sleep(0.2)
-        r = healthcheck(env, "intent-agent")
+        r = healthcheck(app, env, "intent-agent")
         assert "not connected" in r.stderr
         s.wait_health("degraded")
-        assert healthcheck(env, "gateway").returncode == 1
-        assert healthcheck(env, "gateway", "--live").returncode == 0
-        assert healthcheck(env, "support-agent").returncode == 0
+        assert healthcheck(app, env, "gateway").returncode == 1
+        assert healthcheck(app, env, "gateway", "--live").returncode == 0
+        assert healthcheck(app, env, "support-agent").returncode == 0
         s.stop("metrics", signal.SIGTERM)
-        assert healthcheck(env, "metrics").returncode == 1
+        assert healthcheck(app, env, "metrics").returncode == 1
     finally:
         s.stop_all()
         shutil.rmtree(root, ignore_errors=True)
