@@ -8,6 +8,9 @@ libcivetweb-dev libmongoc-dev libbson-dev libcurl4-openssl-dev libcjson-dev
 libjwt-dev libargon2-dev libssl-dev libcmocka-dev libopenblas-dev liblinear-dev postgresql
 golang-go python3 python3-pytest python3-pip python3-venv unzip clang-format wrk bc
 clang libclang-rt-14-dev"
+# The deployment checks (tests/integration/test_deploy.py): a venv for the
+# pinned tools of scripts/check-deploy.sh, and `docker-compose config`.
+PKGS="$PKGS python3-venv docker-compose"
 
 # The Prometheus text parser the tests check /metrics with (pinned), for
 # whichever python3 runs the tests.
@@ -26,6 +29,7 @@ for p in $PKGS; do
     if [ "$p" = golang-go ] && command -v go >/dev/null 2>&1; then continue; fi
     if [ "$p" = python3-pytest ] && python3 -c 'import pytest' 2>/dev/null; then continue; fi
     if [ "$p" = python3-pip ] && python3 -m pip --version >/dev/null 2>&1; then continue; fi
+    if [ "$p" = python3-venv ] && python3 -c 'import ensurepip, venv' 2>/dev/null; then continue; fi
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
         missing="$missing $p"
 done
