@@ -73,7 +73,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /src/build/bin/ /app/bin/
 COPY --from=build /src/build/model/minilm/ /app/model/minilm/
-COPY models/intent/ /app/models/intent/
+COPY models/ /app/models/
 COPY data/knowledge/ /app/data/knowledge/
 COPY docs/openapi.json docs/api.html docs/api.js /app/docs/
 COPY --from=ui /ui/ /app/ui/
@@ -92,6 +92,7 @@ ENV PATH=/app/sbin:/app/bin:$PATH \
     DOCS_DIR=/app/docs \
     ENCODER_DIR=/app/model/minilm \
     INTENT_MODEL=/app/models/intent/head.bin \
+    GUARD_MODEL=/app/models/guard/injection.bin \
     KNOWLEDGE_FILE=/app/data/knowledge/kb.json
 
 # Fails the build when a shared library is missing.
