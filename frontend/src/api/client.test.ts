@@ -20,7 +20,7 @@ describe("api client", () => {
       body: { error: "rate_limited", detail: "slow down" },
       headers: { "Retry-After": "7" },
     });
-    const e = await api("/api/chat", { body: { message: "x" } }).catch((x) => x);
+    const e = (await api("/api/chat", { body: { message: "x" } }).catch((x: unknown) => x)) as ApiError;
     expect(e).toBeInstanceOf(ApiError);
     expect(e.status).toBe(429);
     expect(e.code).toBe("rate_limited");

@@ -35,7 +35,10 @@ export function Layout() {
       first.current = false;
       return;
     }
-    main.current?.focus({ preventScroll: true });
+    // Unless the new page put focus somewhere itself (a form's first field).
+    if (main.current && !main.current.contains(document.activeElement)) {
+      main.current.focus({ preventScroll: true });
+    }
   }, [location.pathname]);
 
   const items = NAV.filter((n) => n.role === null || hasRole(user, n.role));

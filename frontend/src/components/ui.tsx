@@ -195,20 +195,27 @@ export function Spinner({ label = "Loading…" }: { label?: string }) {
   );
 }
 
+const ICONS = {
+  dot: <circle cx="12" cy="12" r="6" fill="none" strokeDasharray="3 3" />,
+  check: <path d="M5 12.5l4.5 4.5L19 7.5" fill="none" />,
+  list: <path d="M5 7h14M5 12h14M5 17h9" fill="none" />,
+  chart: <path d="M4 19h16M6 16l4-5 3 3 5-7" fill="none" />,
+};
+
 export function EmptyState({
   title,
   children,
-  icon = "◌",
+  icon = "dot",
 }: {
   title: ReactNode;
   children?: ReactNode;
-  icon?: ReactNode;
+  icon?: keyof typeof ICONS;
 }) {
   return (
     <div className="empty">
-      <div className="empty-icon" aria-hidden="true">
-        {icon}
-      </div>
+      <svg className="empty-icon" viewBox="0 0 24 24" aria-hidden="true">
+        {ICONS[icon]}
+      </svg>
       <p className="empty-title">{title}</p>
       {children && <div className="empty-text">{children}</div>}
     </div>

@@ -16,6 +16,7 @@ export function formatAge(seconds: number): string {
 /** Milliseconds as "840 ms", "1.2 s", "2.5 min". */
 export function formatMs(ms: number | undefined | null): string {
   if (ms === undefined || ms === null || !Number.isFinite(ms)) return "–";
+  if (ms === 0) return "0 ms";
   if (ms < 1) return `${ms.toFixed(2)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;

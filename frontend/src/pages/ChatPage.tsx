@@ -310,9 +310,10 @@ export function ChatPage() {
 
       {status === "human" && (
         <div className="escalation-banner" role="status" data-testid="escalation-banner">
-          <span className="escalation-icon" aria-hidden="true">
-            👤
-          </span>
+          <svg className="escalation-icon" viewBox="0 0 24 24" aria-hidden="true">
+            <circle cx="12" cy="8" r="4" />
+            <path d="M4 21c0-4.4 3.6-7 8-7s8 2.6 8 7z" />
+          </svg>
           <div>
             <p className="escalation-title">A member of our support team has been asked to help</p>
             <p>They'll reply right here — keep this page open or come back later.</p>

@@ -98,7 +98,7 @@ export function MonitoringPage() {
 
       {unavailable ? (
         <Card>
-          <EmptyState title="Monitoring data isn't available yet" icon="📈">
+          <EmptyState title="Monitoring data isn't available yet" icon="chart">
             This server does not offer the monitoring API yet. The dashboard fills in as soon as it does.
           </EmptyState>
         </Card>

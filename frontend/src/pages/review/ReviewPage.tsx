@@ -126,7 +126,7 @@ export function ReviewPage() {
         {queue.isPending && <Spinner label="Loading the queue…" />}
         {queue.isError && <Alert tone="error">{friendlyError(queue.error)}</Alert>}
         {queue.isSuccess && items.length === 0 && (
-          <EmptyState title="Nothing waiting" icon="✓">
+          <EmptyState title="Nothing waiting" icon="check">
             New escalations appear here as soon as they arrive.
           </EmptyState>
         )}
@@ -142,7 +142,7 @@ export function ReviewPage() {
         {id ? (
           <EscalationPanel id={id} key={id} />
         ) : (
-          <EmptyState title="Select an escalation" icon="☰">
+          <EmptyState title="Select an escalation" icon="list">
             Pick one from the queue to see the conversation and the AI's draft.
           </EmptyState>
         )}
