@@ -80,15 +80,15 @@ async function apiCall(method, path, body, token) {
 }
 
 /** Desktop and phone screenshots of what a page shows now. */
-async function shoot(page, name) {
+async function shoot(page, name, { fullPage = true } = {}) {
   const size = page.viewportSize();
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.setViewportSize(DESKTOP);
   await page.waitForTimeout(150);
-  await page.screenshot({ path: join(opt.out, `${name}-desktop.png`), fullPage: true });
+  await page.screenshot({ path: join(opt.out, `${name}-desktop.png`), fullPage });
   await page.setViewportSize(PHONE);
   await page.waitForTimeout(250);
-  await page.screenshot({ path: join(opt.out, `${name}-phone.png`), fullPage: true });
+  await page.screenshot({ path: join(opt.out, `${name}-phone.png`), fullPage });
   await page.setViewportSize(size ?? DESKTOP);
 }
 
@@ -177,7 +177,7 @@ await step("customer_chat_answered", async () => {
   check(typingSeen || (await cust.getByTestId("typing").count()) === 0, "typing indicator stuck");
   const second = await sendChat(cust, "Where is my parcel? It has not arrived yet.");
   check((await second.textContent()).length > 20, "no second answer");
-  await shoot(cust, "chat");
+  await shoot(cust, "chat", { fullPage: false });
 });
 
 await step("agent_created_via_admin_api", async () => {
@@ -207,7 +207,7 @@ await step("complaint_escalated", async () => {
   await cust.getByTestId("escalation-banner").waitFor();
   check(/support team/i.test(await reply.textContent()), "no hand-over message");
   await cust.getByTestId("escalation-banner").getByText("Live").waitFor();
-  await shoot(cust, "chat-escalated");
+  await shoot(cust, "chat-escalated", { fullPage: false });
 });
 
 await step("agent_sees_escalation_arrive_live", async () => {
@@ -249,7 +249,7 @@ await step("customer_sees_human_reply_live", async () => {
   check((await msg.textContent()).includes("Support team"), "the reply is not marked as the team's");
   // Handed back to the AI: the banner goes away.
   await cust.getByTestId("escalation-banner").waitFor({ state: "detached" });
-  await shoot(cust, "chat-human-reply");
+  await shoot(cust, "chat-human-reply", { fullPage: false });
 });
 
 await step("conflict_explained", async () => {
@@ -287,7 +287,7 @@ await step("guest_chat", async () => {
   // The conversation survives a reload (kept with its guest token).
   await guest.reload();
   await guest.getByText("Hello! Do you ship to Canada?").waitFor();
-  await shoot(guest, "chat-guest");
+  await shoot(guest, "chat-guest", { fullPage: false });
 });
 
 await step("admin_monitoring", async () => {
@@ -412,7 +412,7 @@ await step("admin_users", async () => {
   const name = `ana-${uniq}`;
   await adminPage.getByLabel("Username").fill(name);
   await adminPage.getByLabel("Initial password").fill("admin-password-9");
-  await adminPage.getByLabel("Role").last().selectOption("admin");
+  await adminPage.locator("form").getByLabel("Role").selectOption("admin");
   await adminPage.getByRole("button", { name: "Create account" }).click();
   await adminPage.getByText(`${name} created`).waitFor();
   await adminPage.getByTestId("users-table").getByText(name).waitFor();

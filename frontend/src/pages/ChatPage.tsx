@@ -161,11 +161,27 @@ export function ChatPage() {
     },
   });
 
-  // Keep the newest message in view.
+  // Keep the newest message in view: on each new message, and when the log
+  // changes size (a phone's keyboard opening) while it was at the bottom.
+  const atBottom = useRef(true);
   useLayoutEffect(() => {
     const el = listRef.current;
     if (el) el.scrollTop = el.scrollHeight;
+    atBottom.current = true;
   }, [messages, sending]);
+  useEffect(() => {
+    const el = listRef.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const ro = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  const onLogScroll = () => {
+    const el = listRef.current;
+    if (el) atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+  };
 
   // Count down a rate limit's wait.
   useEffect(() => {
@@ -331,6 +347,7 @@ export function ChatPage() {
         aria-label="Conversation"
         aria-busy={loading}
         tabIndex={0}
+        onScroll={onLogScroll}
       >
         {loading && messages.length === 0 && <p className="muted center">Loading your conversation…</p>}
         {!loading && messages.length === 0 && (

@@ -30,7 +30,7 @@ export function UsersPage() {
         <Card title="Accounts">
           <div className="filters filters-inline">
             <SelectField
-              label="Role"
+              label="Show"
               value={role}
               onChange={(e) => {
                 setRole(e.target.value as "" | Role);
