@@ -40,6 +40,7 @@ STEPS = [
     "monitoring_charts_with_sample_data",
     "admin_users",
     "keyboard_only_sign_in",
+    "accessibility_checks",
     "no_page_errors",
 ]
 

@@ -9,7 +9,7 @@
 // pytest wrapper tests/e2e/test_ui.py turns them into tests) and printed as
 // it finishes. A failed step leaves a screenshot named fail-<step>.png.
 import { createRequire } from "node:module";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -18,6 +18,8 @@ const top = resolve(here, "..", "..");
 // playwright-core is one of the web UI's pinned dev dependencies.
 const require = createRequire(join(top, "frontend", "package.json"));
 const { chromium } = require("playwright-core");
+// axe-core checks each screen for accessibility faults (WCAG 2.1 A/AA).
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 function args() {
   const a = { url: "", admin: "", out: join(top, "build", "screenshots"), results: "", chromium: "/usr/bin/chromium" };
@@ -79,16 +81,36 @@ async function apiCall(method, path, body, token) {
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
-/** Desktop and phone screenshots of what a page shows now. */
+const a11yFaults = [];
+
+/** Serious and critical axe-core findings on the page as it is now. */
+async function axeCheck(page, name) {
+  // evaluate() runs outside the page's Content-Security-Policy.
+  await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return r.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  for (const f of found) a11yFaults.push(`${name}: ${f}`);
+}
+
+/** Desktop and phone screenshots of what a page shows now (and an
+ *  accessibility check at each width). */
 async function shoot(page, name, { fullPage = true } = {}) {
   const size = page.viewportSize();
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.setViewportSize(DESKTOP);
   await page.waitForTimeout(150);
   await page.screenshot({ path: join(opt.out, `${name}-desktop.png`), fullPage });
+  await axeCheck(page, `${name} (desktop)`);
   await page.setViewportSize(PHONE);
   await page.waitForTimeout(250);
   await page.screenshot({ path: join(opt.out, `${name}-phone.png`), fullPage });
+  await axeCheck(page, `${name} (phone)`);
   await page.setViewportSize(size ?? DESKTOP);
 }
 
@@ -434,6 +456,10 @@ await step("keyboard_only_sign_in", async () => {
   await k.keyboard.type("Thanks, that's all.");
   await k.keyboard.press("Enter");
   await k.getByTestId("msg-assistant").first().waitFor();
+});
+
+await step("accessibility_checks", async () => {
+  check(a11yFaults.length === 0, `axe-core found:\n${a11yFaults.join("\n")}`);
 });
 
 await step("no_page_errors", async () => {

@@ -307,3 +307,12 @@ export function LiveDot({ status }: { status: "connecting" | "open" | "reconnect
     </span>
   );
 }
+
+/** A wide table that scrolls sideways on small screens, reachable by keyboard. */
+export function TableWrap({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-wrap" role="region" aria-label={label} tabIndex={0}>
+      {children}
+    </div>
+  );
+}

@@ -4,7 +4,7 @@ import type { FormEvent } from "react";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, friendlyError } from "../api/client";
 import type { Role, User, UserList } from "../api/types";
-import { Alert, Badge, Button, Card, EmptyState, PageHeader, SelectField, Spinner, TextField } from "../components/ui";
+import { Alert, Badge, Button, Card, EmptyState, PageHeader, SelectField, Spinner, TableWrap, TextField } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 import { validatePassword, validateUsername } from "./AuthPages";
 
@@ -48,7 +48,7 @@ export function UsersPage() {
           {users.isSuccess && users.data.users.length === 0 && <EmptyState title="No accounts with this role" />}
           {users.data && users.data.users.length > 0 && (
             <>
-              <div className="table-wrap">
+              <TableWrap label="Accounts">
                 <table className="table" data-testid="users-table">
                   <thead>
                     <tr>
@@ -71,7 +71,7 @@ export function UsersPage() {
                     ))}
                   </tbody>
                 </table>
-              </div>
+              </TableWrap>
               <nav className="pager" aria-label="Pages">
                 <Button variant="secondary" size="sm" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
                   Previous

@@ -33,7 +33,8 @@ function timeTick(t: number, spanS: number): string {
 function ChartFigure({ label, children, table }: { label: string; children: ReactNode; table: ReactNode }) {
   return (
     <figure className="chart" aria-label={label} data-testid="chart">
-      <div aria-hidden="true" className="chart-canvas">
+      {/* recharts' keyboard layer: Tab to a chart, arrows move its tooltip */}
+      <div className="chart-canvas">
         {children}
       </div>
       <figcaption className="sr-only">{label}</figcaption>

@@ -6,7 +6,7 @@ import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-quer
 import { Link, useNavigate } from "react-router";
 import { ApiError, friendlyError } from "../../api/client";
 import type { Metrics } from "../../api/types";
-import { Alert, Badge, Button, Card, EmptyState, PageHeader, SelectField, Spinner, TextField } from "../../components/ui";
+import { Alert, Badge, Button, Card, EmptyState, PageHeader, SelectField, Spinner, TableWrap, TextField } from "../../components/ui";
 import { formatAge, formatDateTime, formatMs, formatNumber, formatPercent } from "../../lib/format";
 import { ActivityChart, Gauge, IntentChart, LatencyChart, LatencyOverTimeChart } from "./Charts";
 import {
@@ -240,7 +240,7 @@ function AgentTable({ m }: { m: Metrics }) {
   if (!rows.length) return null;
   return (
     <Card title="Agents">
-      <div className="table-wrap">
+      <TableWrap label="Agents">
         <table className="table">
           <thead>
             <tr>
@@ -270,7 +270,7 @@ function AgentTable({ m }: { m: Metrics }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
     </Card>
   );
 }
@@ -331,7 +331,7 @@ function TracesCard() {
         ))}
       {traces.isSuccess && list.length === 0 && <EmptyState title="No traces match" />}
       {list.length > 0 && (
-        <div className="table-wrap">
+        <TableWrap label="Recent traces">
           <table className="table table-click" data-testid="traces-table">
             <thead>
               <tr>
@@ -360,7 +360,7 @@ function TracesCard() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </Card>
   );

@@ -154,7 +154,7 @@ export function EscalationPanel({ id }: { id: string }) {
 
       <section aria-labelledby="transcript-title" className="transcript-section">
         <h3 id="transcript-title">Conversation</h3>
-        <ol className="transcript" data-testid="transcript">
+        <ol className="transcript" data-testid="transcript" tabIndex={0} aria-labelledby="transcript-title">
           {(e.transcript ?? []).map((m, i) => (
             <li key={m.id ?? i} className={`t-msg t-${m.role}`}>
               <span className="t-who">
