@@ -105,7 +105,7 @@ export function ReviewPage() {
             value={filters.status}
             onChange={(e) => set("status", e.target.value as StatusFilter)}
           >
-            <option value="open">Open (waiting or claimed)</option>
+            <option value="open">Open</option>
             <option value="pending">Waiting</option>
             <option value="claimed">Claimed</option>
             <option value="resolved">Resolved</option>
