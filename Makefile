@@ -1,7 +1,8 @@
 # AI customer-support suite.
 #
 #   make run     install what is missing, build, start the whole suite
-#   make test    install what is missing, build, run unit + integration tests
+#   make test    install what is missing, build, run unit + integration tests,
+#                the web UI's component tests and its end-to-end tests
 #   make         build only (build/bin/<service>)
 #
 # Knobs: SANITIZE=address,undefined  WERROR=0  V=1
@@ -45,12 +46,12 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all run test unit integration deps clean format format-check bench \
+.PHONY: all run test unit integration e2e deps clean format format-check bench \
 	model help
 all: build-all
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 # ---- protobuf: generated into the build tree, never committed -------------
 PROTOS := $(wildcard proto/*.proto)
@@ -135,6 +136,11 @@ unit:
 integration:
 	@$(MAKE) --no-print-directory build-all
 	@BIN_DIR=$(BIN) TEST_DIR=$(TBIN) scripts/test.sh integration
+
+# The web UI in Debian's Chromium against the real suite (tests/e2e).
+e2e:
+	@$(MAKE) --no-print-directory build-all
+	@BIN_DIR=$(BIN) TEST_DIR=$(TBIN) scripts/test.sh e2e
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
 format:

@@ -71,7 +71,7 @@ static const struct var vars[] = {
     {"HTTP_THREADS", I(http_threads), "128", 4, 4096, SVC_GATEWAY, false,
         "HTTP worker threads; must exceed the open connections, streams "
         "included"},
-    {"STATIC_DIR", S(static_dir), "frontend/public", 0, 0, SVC_GATEWAY, false,
+    {"STATIC_DIR", S(static_dir), "frontend/dist", 0, 0, SVC_GATEWAY, false,
         "folder of the web UI served at /"},
     {"DOCS_DIR", S(docs_dir), "docs", 0, 0, SVC_GATEWAY, false,
         "folder holding openapi.json and api.html"},

@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config libnng-dev libprotobuf-c-dev protobuf-c-compile
 libcivetweb-dev libmongoc-dev libbson-dev libcurl4-openssl-dev libcjson-dev
 libjwt-dev libargon2-dev libssl-dev libcmocka-dev libopenblas-dev liblinear-dev postgresql
 golang-go python3 python3-pytest python3-pip python3-venv unzip clang-format wrk bc
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev nodejs npm chromium fonts-dejavu-core"
 # The deployment checks (tests/integration/test_deploy.py): a venv for the
 # pinned tools of scripts/check-deploy.sh, and `docker-compose config`.
 PKGS="$PKGS python3-venv docker-compose"
@@ -27,6 +27,9 @@ missing=""
 for p in $PKGS; do
     # golang-go is not needed when a Go toolchain is already on PATH.
     if [ "$p" = golang-go ] && command -v go >/dev/null 2>&1; then continue; fi
+    # The web UI builds with the Node.js on PATH (20.19 or newer) when there is one.
+    if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+    if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
     if [ "$p" = python3-pytest ] && python3 -c 'import pytest' 2>/dev/null; then continue; fi
     if [ "$p" = python3-pip ] && python3 -m pip --version >/dev/null 2>&1; then continue; fi
     if [ "$p" = python3-venv ] && python3 -c 'import ensurepip, venv' 2>/dev/null; then continue; fi

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Run the unit tests (one cmocka binary per module) and the integration
-# tests (pytest: real store, real processes), then one summary line.
+# Run the unit tests (one cmocka binary per module), the integration tests
+# (pytest: real store, real processes), the web UI's component tests (Vitest)
+# and its end-to-end tests (pytest + Debian's Chromium driven by
+# playwright-core against the real suite), then one summary line.
+#   scripts/test.sh [all|unit|integration|frontend|e2e]
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,26 +35,57 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
     done < <(find "$TEST_DIR" -type f -name 'test_*' -perm -u+x | sort)
 fi
 
+# Passed and failed counts of a JUnit XML report (pytest's or Vitest's).
+junit_counts() {
+    python3 - "$1" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    r = ET.parse(sys.argv[1]).getroot()
+    suites = [r] if r.tag == 'testsuite' else r.findall('testsuite')
+    p = f = 0
+    for s in suites:
+        t, fl, e, sk = (int(s.get(k, 0)) for k in ('tests', 'failures', 'errors', 'skipped'))
+        p += t - fl - e - sk
+        f += fl + e
+    print(p, f if suites else 1)
+except Exception:
+    print(0, 1)
+PY
+}
+
+# Add a JUnit report's counts to the totals; name the part when it failed.
+count_junit() {
+    local p f
+    read -r p f < <(junit_counts "$1")
+    rm -f "$1"
+    passed=$((passed + p))
+    failed=$((failed + f))
+    [ "$f" -eq 0 ] || failed_names+=("$2")
+}
+
 if [ "$what" = all ] || [ "$what" = integration ]; then
     echo "== integration tests"
     xml=$(mktemp)
     BIN_DIR="$BIN_DIR" python3 -m pytest -q -p no:cacheprovider \
         --junitxml="$xml" tests/integration
-    read -r p f < <(python3 - "$xml" <<'PY'
-import sys, xml.etree.ElementTree as ET
-try:
-    r = ET.parse(sys.argv[1]).getroot()
-    s = r if r.tag == 'testsuite' else r.find('testsuite')
-    t, fl, e, sk = (int(s.get(k, 0)) for k in ('tests', 'failures', 'errors', 'skipped'))
-    print(t - fl - e - sk, fl + e)
-except Exception:
-    print(0, 1)
-PY
-)
-    rm -f "$xml"
-    passed=$((passed + p))
-    failed=$((failed + f))
-    [ "$f" -eq 0 ] || failed_names+=("integration")
+    count_junit "$xml" integration
+fi
+
+if [ "$what" = all ] || [ "$what" = frontend ]; then
+    echo "== web UI component tests"
+    xml=$(mktemp)
+    (cd frontend && node_modules/.bin/vitest run --reporter=dot \
+        --reporter=junit --outputFile.junit="$xml")
+    count_junit "$xml" frontend
+fi
+
+if [ "$what" = all ] || [ "$what" = e2e ]; then
+    echo "== end-to-end tests (Chromium)"
+    xml=$(mktemp)
+    BIN_DIR="$BIN_DIR" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 python3 -m pytest -q \
+        -p no:cacheprovider --junitxml="$xml" tests/e2e
+    count_junit "$xml" e2e
+    echo "  screenshots: ${E2E_SCREENSHOTS:-build/screenshots}/"
 fi
 
 echo
