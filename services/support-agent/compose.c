@@ -244,6 +244,74 @@ set_ids(struct draft *out, const struct hit *hits, int nhits, int used)
             out->ids[out->nids++] = hits[i].entry->id;
 }
 
+/* The next word at p (letters only, lower-cased, at most n-1); p moves on. */
+static size_t
+next_word(const char **p, char *w, size_t n)
+{
+    size_t k = 0;
+    while (**p && !isalpha((unsigned char)**p))
+        (*p)++;
+    while (**p && isalpha((unsigned char)**p)) {
+        if (k + 1 < n)
+            w[k++] = (char)tolower((unsigned char)**p);
+        (*p)++;
+    }
+    w[k] = '\0';
+    return k;
+}
+
+static bool
+word_in(const char *w, const char *const *set)
+{
+    for (; *set; set++)
+        if (strcmp(w, *set) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The customer asks for a person: "speak to a manager", "talk with a real
+ * human", "can I chat to someone", "connect me to an agent", "human
+ * agent please". A verb of talking, then (after at most four small
+ * words) a word for a person; or "real person", "human being", "live
+ * agent" anywhere.
+ */
+bool
+compose_asks_for_person(const char *message)
+{
+    static const char *const verbs[] = {"speak", "talk", "chat", "connect",
+        "transfer", "escalate", "put", "get", "need", "want", NULL};
+    static const char *const small[] = {"to", "with", "me", "a", "an", "the",
+        "your", "some", "one", "of", "through", "real", "actual", "live", NULL};
+    static const char *const people[] = {"human", "person", "manager",
+        "supervisor", "representative", "rep", "someone", "somebody",
+        "operator", "agent", "employee", "people", NULL};
+    char w[32], prev[32] = "";
+    const char *p = message;
+    int after_verb = -1; /* small words seen since a verb; -1: none */
+
+    if (message == NULL)
+        return false;
+    while (next_word(&p, w, sizeof(w)) > 0) {
+        if ((strcmp(prev, "real") == 0 && strcmp(w, "person") == 0)
+            || (strcmp(prev, "human") == 0
+                && (strcmp(w, "being") == 0 || strcmp(w, "agent") == 0))
+            || (strcmp(prev, "live") == 0 && strcmp(w, "agent") == 0))
+            return true;
+        if (after_verb >= 0 && word_in(w, people)
+            && !(strcmp(w, "agent") == 0 && after_verb == 0))
+            return true;
+        if (word_in(w, verbs))
+            after_verb = 0;
+        else if (after_verb >= 0 && word_in(w, small) && after_verb < 4)
+            after_verb++;
+        else
+            after_verb = -1;
+        memcpy(prev, w, sizeof(prev));
+    }
+    return false;
+}
+
 static void
 hand_over(struct draft *out, enum compose_reason why)
 {
@@ -296,6 +364,17 @@ compose_reply_with(const struct compose_limits *lim, const char *message,
     }
 
     set_ids(out, hits, nhits, out->matched ? b : -1);
+    /* Asked for a person: a person it is, whatever else the message says. */
+    if (compose_asks_for_person(message)) {
+        out->reply = holding_human;
+        for (int i = 0; i < nhits; i++)
+            if (hits[i].entry->needs_human
+                && compose_policy_reason(hits[i].entry->policy)
+                    == COMPOSE_HUMAN_REQUESTED)
+                out->reply = hits[i].entry->answer;
+        hand_over(out, COMPOSE_HUMAN_REQUESTED);
+        return;
+    }
     if (!out->matched) {
         /* The closest entry, if any, stays as a draft for the human. */
         out->reply = b >= 0 ? hits[b].entry->answer : holding_default;

@@ -112,4 +112,7 @@ enum compose_reason compose_policy_reason(const char *policy);
  */
 double compose_amount(const char *text);
 
+/* True when the message asks for a person (a manager, a human agent...). */
+bool compose_asks_for_person(const char *message);
+
 #endif

@@ -282,6 +282,47 @@ test_reason_names(void **state)
 }
 
 static void
+test_asks_for_person(void **state)
+{
+    static const char *yes[] = {
+        "This is unacceptable, I want to speak to a manager about my order",
+        "can I talk to a real human please",
+        "Connect me with an agent",
+        "I need to speak with someone",
+        "HUMAN AGENT!!",
+        "is there a live agent?",
+        "let me chat to a person",
+        "put me through to your supervisor",
+    };
+    static const char *no[] = {
+        "where is my order?",
+        "the delivery agent left my parcel outside",
+        "my agent account is locked",
+        "I want a refund",
+        "speak louder, the video has no sound",
+        "the person who delivered it was rude",
+        "",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        if (!compose_asks_for_person(yes[i]))
+            fail_msg("missed: %s", yes[i]);
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        if (compose_asks_for_person(no[i]))
+            fail_msg("false alarm: %s", no[i]);
+    assert_false(compose_asks_for_person(NULL));
+
+    /* Whatever matched, the draft goes to a person with that reason. */
+    struct hit h[2] = {hc(&order, 0.9f), hc(&person, 0.2f)};
+    struct draft d;
+    compose_reply("I want to speak to a manager about my order",
+        INTENT_QUESTION, 0.9f, h, 2, &d);
+    assert_true(d.needs_human);
+    assert_string_equal(d.reason, "policy_human_requested");
+    assert_string_equal(d.reply, person.answer);
+}
+
+static void
 test_amounts(void **state)
 {
     (void)state;
@@ -409,6 +450,7 @@ main(void)
         cmocka_unit_test(test_greetings),
         cmocka_unit_test(test_reason_names),
         cmocka_unit_test(test_amounts),
+        cmocka_unit_test(test_asks_for_person),
         cmocka_unit_test(test_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
