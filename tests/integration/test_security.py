@@ -323,7 +323,8 @@ def raw_get(sec, path):
 
 
 def test_path_traversal(sec):
-    index = open(os.path.join(TOP, "frontend", "public", "index.html"),
+    # The UI the gateway serves (STATIC_DIR's default: the built frontend).
+    index = open(os.path.join(TOP, "frontend", "dist", "index.html"),
                  "rb").read()
     for path in ("/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
                  "/..%2f..%2f..%2fetc%2fpasswd", "/%252e%252e/etc/passwd",
