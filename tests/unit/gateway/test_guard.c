@@ -61,8 +61,8 @@ make(const char *deny)
 {
     struct guard *g;
     char err[256];
-    struct guard_opts o = {
-        .max_chars = 20, .deny_list = deny, .model_path = model_path};
+    struct guard_opts o
+        = {.max_chars = 20, .deny_list = deny, .model_path = model_path};
     assert_int_equal(guard_new(&g, &o, err, sizeof err), 0);
     return g;
 }
@@ -111,8 +111,9 @@ test_limits(void **state)
     assert_int_equal(check(g, "\xff\xfe", NULL), GUARD_INVALID_UTF8);
     assert_int_equal(check(g, "\xc0\xaf", NULL), GUARD_INVALID_UTF8);
     /* 20 characters pass (multi-byte ones count once), 21 do not */
-    assert_int_equal(check(g, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                              "123456789012345",
+    assert_int_equal(check(g,
+                         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                         "123456789012345",
                          NULL),
         GUARD_OK);
     assert_int_equal(check(g, "123456789012345678901", NULL), GUARD_TOO_LONG);
