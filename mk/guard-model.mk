@@ -54,3 +54,14 @@ guard-eval: $(BIN)/gateway
 		echo "== eval-guard: probe (never trained on), shipped model"; \
 		$(EVAL_GUARD) $(GUARD_PROBE) -- $(BIN)/gateway --guard; \
 	else echo "guard-eval: no $(EVAL_GUARD) or no held-out split"; fi
+
+# PII redaction scored on presidio-research's labelled sentences.
+#   make pii-eval PII_EVAL_ARGS=--verbose     the misses and extras too
+PII_DATA ?= ../shared/data/pii/presidio_synth_dataset_v2.json
+PII_EVAL_ARGS ?=
+.PHONY: pii-eval
+pii-eval: $(BIN)/gateway
+	@test -f "$(PII_DATA)" || { echo "pii-eval: no data at $(PII_DATA)" >&2; \
+		exit 1; }
+	tools/train-guard/pii_eval.py "$(PII_DATA)" $(PII_EVAL_ARGS) -- \
+		$(BIN)/gateway --guard

@@ -6,6 +6,7 @@
  *               [--out FILE] [--splits DIR] [--folds K] [--C X]
  *               [--bits N] [--attack-weight X] [--extra-repeat N]
  *               [--max-customer X] [--max-hard X] [--max-chars N] [--loso]
+ *               [--encoder DIR [--emb-customers N] [--emb-scale X]]
  *
  * --data: JSON lines {"source", "text", "label": "attack"|"benign"}
  * (the public injection sets); --benign: customer messages (JSON lines with
@@ -24,7 +25,9 @@
  * model runs). --loso also holds out each injection source whole. With
  * --splits, fold 0's held-out rows and its model are written there for
  * /work/shared/tools/eval-guard-style checks. Then the model is trained on
- * every row and written to --out with the threshold.
+ * every row and written to --out with the threshold. --encoder runs an
+ * experiment first (is the MiniLM sentence embedding worth its cost?) and
+ * prints it; the written model stays n-grams only.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -37,6 +40,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "encoder.h"
 #include "guard.h"
 #include "hash.h"
 #include "injection.h"
@@ -61,7 +65,9 @@ struct row {
 };
 
 struct opts {
-    const char *data, *benign, *extra, *probe, *out, *splits;
+    const char *data, *benign, *extra, *probe, *out, *splits, *encoder;
+    int emb_customers;
+    double emb_scale;
     int folds, extra_repeat, max_chars, loso;
     double C, attack_weight, max_customer, max_hard;
     struct feature_params fp;
@@ -72,6 +78,17 @@ struct set {
     size_t n, cap;
     struct feature_vec *feats;
     double *oof; /* out-of-fold p(attack), or the probe's */
+};
+
+/*
+ * The encoder experiment: rows with an embedding (`has`), and for the
+ * hybrid variant the embedding's weights (scale > 0).
+ */
+struct emb {
+    const float *v; /* ENCODER_DIM per row */
+    const bool *has;
+    float scale; /* 0: n-grams only, on the same rows */
+    float we[ENCODER_DIM];
 };
 
 static double
@@ -208,9 +225,10 @@ in_train(const struct row *r, int held_fold, const char *held_source)
 /* Train m (fp set) on the rows in_train() keeps. 0 or -errno. */
 static int
 fit(const struct set *s, const struct opts *o, int held_fold,
-    const char *held_source, struct injection_model *m)
+    const char *held_source, struct injection_model *m, struct emb *e)
 {
     size_t nb = injection_model_buckets(m), n = 0, nodes = 0;
+    size_t ne = e != NULL && e->scale > 0 ? ENCODER_DIM : 0;
     struct problem prob = {0};
     struct parameter par = {0};
     struct feature_node *space = NULL;
@@ -221,14 +239,14 @@ fit(const struct set *s, const struct opts *o, int held_fold,
 
     for (size_t i = 0; i < s->n; i++) {
         const struct row *r = &s->rows[i];
-        if (!in_train(r, held_fold, held_source))
+        if (!in_train(r, held_fold, held_source) || (e && !e->has[i]))
             continue;
         int rep = r->group == G_EXTRA ? o->extra_repeat : 1;
         n += (size_t)rep;
-        nodes += (size_t)rep * (s->feats[i].n + 2);
+        nodes += (size_t)rep * (s->feats[i].n + ne + 2);
     }
     prob.l = (int)n;
-    prob.n = (int)nb + 1;
+    prob.n = (int)(nb + ne) + 1;
     prob.bias = 1.0;
     prob.y = malloc(n * sizeof *prob.y);
     prob.x = malloc(n * sizeof *prob.x);
@@ -241,7 +259,7 @@ fit(const struct set *s, const struct opts *o, int held_fold,
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
         const struct row *r = &s->rows[i];
-        if (!in_train(r, held_fold, held_source))
+        if (!in_train(r, held_fold, held_source) || (e && !e->has[i]))
             continue;
         int rep = r->group == G_EXTRA ? o->extra_repeat : 1;
         for (int t = 0; t < rep; t++) {
@@ -254,7 +272,12 @@ fit(const struct set *s, const struct opts *o, int held_fold,
                 p->value = v->val[j];
                 p++;
             }
-            p->index = (int)nb + 1;
+            for (size_t d = 0; d < ne; d++) {
+                p->index = (int)(nb + d) + 1;
+                p->value = (double)e->scale * e->v[i * ENCODER_DIM + d];
+                p++;
+            }
+            p->index = (int)(nb + ne) + 1;
             p->value = 1.0;
             p++;
             p->index = -1;
@@ -285,7 +308,9 @@ fit(const struct set *s, const struct opts *o, int held_fold,
         goto out;
     for (size_t j = 0; j < nb; j++)
         m->w[j] = (float)(sign * get_decfun_coef(lm, (int)j + 1, 0));
-    m->bias = (float)(sign * get_decfun_coef(lm, (int)nb + 1, 0));
+    m->bias = (float)(sign * get_decfun_coef(lm, (int)(nb + ne) + 1, 0));
+    for (size_t d = 0; d < ne; d++)
+        e->we[d] = (float)(sign * get_decfun_coef(lm, (int)(nb + d) + 1, 0));
 out:
     free_and_destroy_model(&lm);
     free(prob.y);
@@ -449,6 +474,109 @@ write_split(const struct set *s, int fold, const char *path)
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
+/* ---- the encoder experiment ----------------------------------------------
+ */
+
+/* p(attack) of row i from its precomputed features (and embedding). */
+static double
+score_row(const struct set *s, size_t i, const struct injection_model *m,
+    const struct emb *e)
+{
+    const struct feature_vec *v = &s->feats[i];
+    double z = m->bias;
+    for (size_t j = 0; j < v->n; j++)
+        z += (double)v->val[j] * m->w[v->idx[j]];
+    if (e != NULL && e->scale > 0)
+        for (size_t d = 0; d < ENCODER_DIM; d++)
+            z += (double)e->scale * e->v[i * ENCODER_DIM + d] * e->we[d];
+    return 1.0 / (1.0 + exp(-z));
+}
+
+/*
+ * Is the MiniLM sentence embedding worth its cost here? Embed every
+ * injection, hand-written and probe row and a sample of customer rows,
+ * then run the same folds and threshold rule twice on exactly those rows:
+ * n-grams only, and n-grams plus the embedding. Prints both reports and
+ * the encoder's cost per message. The written model is not affected.
+ */
+static int
+encoder_experiment(struct set *s, const struct opts *o)
+{
+    struct encoder *enc = NULL;
+    float *v = calloc(s->n * ENCODER_DIM, sizeof *v);
+    bool *has = calloc(s->n, sizeof *has);
+    size_t ncust = 0, chosen = 0, stride;
+    int rc = -1;
+
+    if (v == NULL || has == NULL || encoder_load(&enc, o->encoder) != 0) {
+        fprintf(
+            stderr, "train-guard: cannot load the encoder in %s\n", o->encoder);
+        goto out;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        ncust += s->rows[i].group == G_CUSTOMER;
+    stride = ncust / (size_t)(o->emb_customers > 0 ? o->emb_customers : 1);
+    stride = stride ? stride : 1;
+    for (size_t i = 0, c = 0; i < s->n; i++) {
+        if (s->rows[i].group == G_CUSTOMER)
+            has[i] = c++ % stride == 0;
+        else
+            has[i] = true;
+        chosen += has[i];
+    }
+    /* embed in batches of 16 of chosen rows, timed */
+    const char *batch[16];
+    size_t idx[16], nbatch = 0;
+    double t0 = now();
+    for (size_t i = 0; i <= s->n; i++) {
+        if (i < s->n && has[i]) {
+            idx[nbatch] = i;
+            batch[nbatch++] = s->rows[i].text;
+        }
+        if (nbatch == 16 || (i == s->n && nbatch > 0)) {
+            float out[16 * ENCODER_DIM];
+            if (encoder_embed(enc, batch, nbatch, out) != 0)
+                goto out;
+            for (size_t k = 0; k < nbatch; k++)
+                memcpy(v + idx[k] * ENCODER_DIM, out + k * ENCODER_DIM,
+                    sizeof(float) * ENCODER_DIM);
+            nbatch = 0;
+        }
+    }
+    double secs = now() - t0;
+    printf("encoder experiment: %zu rows embedded (%zu customer) in %.1f s, "
+           "%.2f ms per message in batches of 16\n\n",
+        chosen, chosen - (s->n - ncust), secs, 1000.0 * secs / (double)chosen);
+    static struct emb e;
+    e.v = v;
+    e.has = has;
+    for (int variant = 0; variant < 2; variant++) {
+        struct injection_model m = {0};
+        m.fp = o->fp;
+        e.scale = variant ? (float)o->emb_scale : 0.0f;
+        for (size_t i = 0; i < s->n; i++)
+            s->oof[i] = -1;
+        for (int k = 0; k < o->folds; k++) {
+            if (fit(s, o, k, NULL, &m, &e) != 0)
+                goto out;
+            for (size_t i = 0; i < s->n; i++)
+                if (has[i] && s->rows[i].fold == k)
+                    s->oof[i] = score_row(s, i, &m, &e);
+        }
+        double t = pick_threshold(s, o);
+        report(s, t,
+            variant ? "encoder experiment: n-grams + sentence embedding"
+                    : "encoder experiment: n-grams only, same rows");
+        injection_model_free(&m);
+    }
+    rc = 0;
+out:
+    encoder_free(enc);
+    free(v);
+    free(has);
+    return rc;
+}
+
 /* ---- main ----------------------------------------------------------------
  */
 
@@ -460,7 +588,8 @@ usage(void)
         "         [--probe FILE] [--out FILE] [--splits DIR] [--folds K]\n"
         "         [--C X] [--bits N] [--attack-weight X] [--extra-repeat N]\n"
         "         [--max-customer X] [--max-hard X] [--max-chars N] "
-        "[--loso]\n");
+        "[--loso]\n"
+        "         [--encoder DIR [--emb-customers N] [--emb-scale X]]\n");
 }
 
 static int
@@ -483,6 +612,9 @@ parse_args(int argc, char **argv, struct opts *o)
         {"max-chars", required_argument, NULL, 'm'},
         {"char-weight", required_argument, NULL, 'w'},
         {"loso", no_argument, NULL, 'l'},
+        {"encoder", required_argument, NULL, 'e'},
+        {"emb-customers", required_argument, NULL, 'E'},
+        {"emb-scale", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -497,6 +629,8 @@ parse_args(int argc, char **argv, struct opts *o)
     o->max_customer = 0.002;
     o->max_hard = 0.05;
     o->max_chars = 2000;
+    o->emb_customers = 6000;
+    o->emb_scale = 1.0;
     features_default_params(&o->fp);
     o->fp.hash_bits = 18;
     o->fp.char_weight = 0.5f;
@@ -522,6 +656,18 @@ parse_args(int argc, char **argv, struct opts *o)
             break;
         case 'l':
             o->loso = 1;
+            break;
+        case 'e':
+            o->encoder = optarg;
+            break;
+        case 'E':
+            if (parse_double(optarg, 1, 1e7, &v) < 0 || v != floor(v))
+                return -1;
+            o->emb_customers = (int)v;
+            break;
+        case 'S':
+            if (parse_double(optarg, 0.01, 100, &o->emb_scale) < 0)
+                return -1;
             break;
         case 'k':
             if (parse_double(optarg, 2, MAX_FOLDS, &v) < 0 || v != floor(v))
@@ -608,7 +754,7 @@ main(int argc, char **argv)
 
     /* out-of-fold probabilities */
     for (int k = 0; k < o.folds; k++) {
-        if (fit(&s, &o, k, NULL, &m) != 0)
+        if (fit(&s, &o, k, NULL, &m, NULL) != 0)
             goto out;
         score_rows(&s, &m, k, NULL, -1);
         if (o.splits != NULL && k == 0) {
@@ -623,7 +769,7 @@ main(int argc, char **argv)
     report(&s, t, "held-out folds (out-of-fold probabilities)");
     if (o.splits != NULL) {
         /* fold 0's model with the chosen threshold, for eval-guard */
-        if (fit(&s, &o, 0, NULL, &m) != 0)
+        if (fit(&s, &o, 0, NULL, &m, NULL) != 0)
             goto out;
         m.threshold = (float)t;
         snprintf(path, sizeof path, "%s/fold-0.bin", o.splits);
@@ -647,7 +793,7 @@ main(int argc, char **argv)
         }
         printf("leave one injection source out (threshold %.4f)\n", t);
         for (int k = 0; k < ns; k++) {
-            if (fit(&s, &o, -1, srcs[k], &m) != 0)
+            if (fit(&s, &o, -1, srcs[k], &m, NULL) != 0)
                 goto out;
             size_t ba = 0, na = 0, bb = 0, nb = 0;
             for (size_t i = 0; i < s.n; i++) {
@@ -671,8 +817,15 @@ main(int argc, char **argv)
         printf("\n");
     }
 
+    if (o.encoder != NULL) {
+        if (encoder_experiment(&s, &o) != 0)
+            goto out;
+        for (size_t i = 0; i < s.n; i++)
+            s.oof[i] = -1;
+    }
+
     /* the model: every row but the probe */
-    if (fit(&s, &o, -1, NULL, &m) != 0)
+    if (fit(&s, &o, -1, NULL, &m, NULL) != 0)
         goto out;
     m.threshold = (float)t;
     if (o.probe) {
