@@ -227,7 +227,9 @@ cors(struct req *r)
 /*
  * An API request is a trace's root span here: continued from the client's
  * traceparent when it sends a valid one, else a new trace. Streams are not
- * traced (they last as long as the client stays).
+ * traced (they last as long as the client stays), nor health probes (an
+ * orchestrator's every few seconds; their 503 while a daemon is away is an
+ * answer, not the gateway failing).
  */
 static void
 begin_trace(struct req *r, const struct route *rt)
@@ -236,7 +238,8 @@ begin_trace(struct req *r, const struct route *rt)
     bool given = trace_parse(http_header(r, "traceparent"), trace_id, parent);
 
     if (rt != NULL
-        && (rt->fn == api_chat_stream || rt->fn == api_hitl_stream)) {
+        && (rt->fn == api_chat_stream || rt->fn == api_hitl_stream
+            || rt->fn == api_health)) {
         log_set_context(r->request_id, NULL);
         return;
     }

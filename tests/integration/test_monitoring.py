@@ -90,8 +90,7 @@ def test_counts_equal_what_was_sent(msuite):
     assert ap["gateway"]["total_calls"] >= n
     for key in ("gateway", "intent_agent", "support_agent", "store"):
         a = ap[key]
-        if key != "gateway":
-            assert a["errors"] == 0, (key, a)
+        assert a["errors"] == 0, (key, a)
         assert 0 < a["p50_ms"] <= a["p95_ms"] <= a["p99_ms"], (key, a)
         assert a["avg_response_time"] > 0
         assert a["recent"]["calls"] == a["total_calls"]
@@ -104,12 +103,14 @@ def test_counts_equal_what_was_sent(msuite):
     for svc in ("intent-agent", "support-agent", "escalation", "metrics"):
         assert h["services"][svc]["instances"] == 1
     assert m["reporting"]["dropped"] == 0
-    # The gateway's only errors: health answering 503 while the suite came up.
-    # (a trace is closed a second after its root span arrives)
-    errs = wait_for(lambda: (lambda e: (len(e) == ap["gateway"]["errors"], e))(
-        msuite.request("GET", "/api/monitoring/traces?status=error&limit=500",
-                       token=admin).json()["traces"]))
-    assert {(t["name"], t["code"]) for t in errs} <= {("GET /api/health", 503)}
+    # Health probes are not traced (their 503 while the suite came up is an
+    # answer, not an error); nothing else failed.
+    time.sleep(2)
+    errs = msuite.request("GET", "/api/monitoring/traces?status=error&limit=500",
+                          token=admin).json()["traces"]
+    assert errs == [], errs
+    assert not any(t["name"] == "GET /api/health" for t in msuite.request(
+        "GET", "/api/monitoring/traces?limit=500", token=admin).json()["traces"])
 
     # The dashboard's series adds up to the same chats, minute by minute.
     r = msuite.request("GET", "/api/monitoring/dashboard?window=600&step=60",
