@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# One run, one store pre-filled with MESSAGES messages, the same wrk load
+# (-t2 -cCONN, DUR s, loopback) against:
+#   a. the bare civetweb JSON handler (bench/baseline/civetweb_bare.c)
+#   c. the one-hop floor: civetweb + one nng REQ/REP round trip with the
+#      suite's protobuf envelopes, nothing checked (bench/baseline/bus_floor.c)
+#   b. GET /api/monitoring/traces?limit=1 as the bench admin: the gateway
+#      checks the JWT and asks the metrics daemon once, answered from memory
+#   e. a seed-equivalent FastAPI app (bench/seed/app.py, uvicorn, 2 workers):
+#      keyword intent, canned answer, history read + 2 inserts through Motor
+#   d. POST /api/chat in built-in mode, guest chats
+# and reports b/c (target >= 0.80) and d/e (target >= 3), with each
+# server's CPU during its run.
+#   bench/compare.sh            (make bench-compare; DUR=10 CONN=32 MESSAGES=10000)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. bench/lib.sh
+BIN_DIR=${BIN_DIR:-build/bin}
+BENCH_BIN=${BENCH_BIN:-build/bench}
+SEED_VENV=${SEED_VENV:-build/seed-venv}
+DUR=${DUR:-10}
+CONN=${CONN:-32}
+MESSAGES=${MESSAGES:-10000}
+bench_workdir compare
+
+uri=$(scripts/devstore.sh start "$work/store" 2>/dev/null | sed -n 's/^MONGO_URI=//p')
+"$BENCH_BIN/store_bench" "$uri" --fill support "$MESSAGES" >/dev/null
+store_pids="$(cat "$work/store/devstore.pid") $(head -n 1 "$work/store/pg/data/postmaster.pid")"
+
+bare_port=$(free_port)
+"$BENCH_BIN/civetweb_bare" "$bare_port" &
+pids+=($!)
+bare_pid=$!
+floor_port=$(free_port)
+"$BENCH_BIN/bus_floor" http "$floor_port" "ipc://$work/floor.ipc" &
+pids+=($!)
+floor_http=$!
+sleep 0.2
+"$BENCH_BIN/bus_floor" rep "ipc://$work/floor.ipc" &
+pids+=($!)
+floor_rep=$!
+
+export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri MONGO_DB=support LOG_LEVEL=warn
+export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
+declare -A pid_of
+for s in metrics escalation intent-agent support-agent gateway; do
+    "$BIN_DIR/$s" 2>>"$work/suite.log" &
+    pids+=($!)
+    pid_of[$s]=$!
+done
+seed_port=$(free_port)
+"$SEED_VENV/bin/uvicorn" --app-dir bench/seed app:app --host 127.0.0.1 \
+    --port "$seed_port" --workers 2 --no-access-log --log-level warning \
+    2>>"$work/seed.log" &
+pids+=($!)
+seed_pid=$!
+
+wait_ok() {
+    for _ in $(seq 1 150); do
+        curl -fs "$1" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    echo "compare: $1 did not answer" >&2
+    return 1
+}
+wait_ok "localhost:$PORT/api/health"
+wait_ok "127.0.0.1:$seed_port/api/health"
+wait_ok "127.0.0.1:$floor_port/"
+token=$(curl -fs -XPOST "localhost:$PORT/api/auth/login" -H 'Content-Type: application/json' \
+    -d '{"username":"benchadmin","password":"bench-password-1"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+hop_url="http://127.0.0.1:$PORT/api/monitoring/traces?limit=1"
+curl -fs -H "Authorization: Bearer $token" "$hop_url" >/dev/null
+
+cat >"$work/chat.lua" <<'LUA'
+local msgs = {
+  '{"message":"where is my order?"}',
+  '{"message":"I want a refund for my blender"}',
+  '{"message":"my card was charged twice"}',
+  '{"message":"the app crashes on login"}',
+  '{"message":"hello"}',
+  '{"message":"how long does delivery to Germany take?"}',
+}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/api/chat", {["Content-Type"] = "application/json"}, msgs[(i % #msgs) + 1])
+end
+LUA
+
+suite="gateway=${pid_of[gateway]} metrics=${pid_of[metrics]}"
+suite+=" intent-agent=${pid_of[intent-agent]} support-agent=${pid_of[support-agent]}"
+suite+=" escalation=${pid_of[escalation]}"
+groups=("bare=$bare_pid" "floor-http=$floor_http" "floor-rep=$floor_rep" $suite
+    "seed-uvicorn=$seed_pid" "store=${store_pids// /,}")
+groups=("${groups[@]//,/ }")
+
+# run NAME URL [wrk args...]: a 1 s warm-up, then the measured run.
+declare -A rate
+run() {
+    local name=$1 url=$2
+    shift 2
+    wrk -t2 -c"$CONN" -d1s "$@" "$url" >/dev/null
+    cpu_mark "${groups[@]}"
+    wrk -t2 -c"$CONN" -d"${DUR}s" "$@" "$url" >"$work/$name.txt"
+    rate[$name]=$(rps <"$work/$name.txt")
+    cpu_report "$(wrk_total <"$work/$name.txt")" >"$work/$name.cpu"
+}
+run bare "http://127.0.0.1:$bare_port/"
+run floor "http://127.0.0.1:$floor_port/"
+run hop "$hop_url" -H "Authorization: Bearer $token"
+# The FastAPI app before the chats: its history query scans `messages`
+# (FerretDB v1 serves it with no index), which the chats would grow.
+run fastapi "http://127.0.0.1:$seed_port/api/chat" -s "$work/chat.lua"
+run chat "http://127.0.0.1:$PORT/api/chat" -s "$work/chat.lua"
+
+row() { # label name ratio-to
+    printf '%-52s %10s %9s %8.4f\n' "$1" "${rate[$2]}" "$(lat <"$work/$2.txt")" \
+        "$(echo "${rate[$2]} / ${rate[bare]}" | bc -l)"
+    grep -h 'Non-2xx\|Socket errors' "$work/$2.txt" | sed 's/^/    /' || true
+    cat "$work/$2.cpu"
+}
+printf '\n%-52s %10s %9s %8s\n' "wrk -t2 -c$CONN, ${DUR}s, loopback, $MESSAGES messages stored" \
+    "requests/s" "latency" "to bare"
+row "a. bare civetweb JSON handler" bare
+row "c. floor: civetweb + 1 nng REQ/REP hop (protobuf)" floor
+row "b. GET /api/monitoring/traces (JWT + 1 hop)" hop
+row "e. seed-equivalent FastAPI chat (2 workers, Motor)" fastapi
+row "d. POST /api/chat, built-in mode" chat
+printf '\n%-40s %8.3f   (target >= 0.80)\n' "one hop, gateway / floor (b/c)" \
+    "$(echo "${rate[hop]} / ${rate[floor]}" | bc -l)"
+printf '%-40s %8.3f   (target >= 3)\n' "chat, suite / FastAPI (d/e)" \
+    "$(echo "${rate[chat]} / ${rate[fastapi]}" | bc -l)"
+n=$(grep -c ERROR "$work/suite.log" || true)
+[ "$n" = 0 ] || echo "suite ERROR log lines: $n"
+[ ! -s "$work/seed.log" ] || { echo "seed app log:"; tail -n 5 "$work/seed.log"; }
