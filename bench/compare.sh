@@ -4,12 +4,15 @@
 #   a. the bare civetweb JSON handler (bench/baseline/civetweb_bare.c)
 #   c. the one-hop floor: civetweb + one nng REQ/REP round trip with the
 #      suite's protobuf envelopes, nothing checked (bench/baseline/bus_floor.c)
+#   c'. the same round trip made through the suite's bus library
+#      (common/bus.c), still checking nothing
 #   b. GET /api/monitoring/traces?limit=1 as the bench admin: the gateway
 #      checks the JWT and asks the metrics daemon once, answered from memory
 #   e. a seed-equivalent FastAPI app (bench/seed/app.py, uvicorn, 2 workers):
 #      keyword intent, canned answer, history read + 2 inserts through Motor
 #   d. POST /api/chat in built-in mode, guest chats
-# and reports b/c (target >= 0.80) and d/e (target >= 3), with each
+# and reports b/c (target >= 0.80), b/c' and c'/c (what the gateway's own
+# work and the bus library each cost) and d/e (target >= 3), with each
 # server's CPU during its run.
 #   bench/compare.sh            (make bench-compare; DUR=10 CONN=32 MESSAGES=10000)
 set -euo pipefail
@@ -40,6 +43,13 @@ sleep 0.2
 "$BENCH_BIN/bus_floor" rep "ipc://$work/floor.ipc" &
 pids+=($!)
 floor_rep=$!
+lib_port=$(free_port)
+"$BENCH_BIN/bus_floor" bus-http "$lib_port" "ipc://$work/lib.ipc" &
+pids+=($!)
+lib_http=$!
+"$BENCH_BIN/bus_floor" bus-rep "ipc://$work/lib.ipc" &
+pids+=($!)
+lib_rep=$!
 
 export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri MONGO_DB=support LOG_LEVEL=warn
 export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
@@ -67,6 +77,7 @@ wait_ok() {
 wait_ok "localhost:$PORT/api/health"
 wait_ok "127.0.0.1:$seed_port/api/health"
 wait_ok "127.0.0.1:$floor_port/"
+wait_ok "127.0.0.1:$lib_port/"
 token=$(curl -fs -XPOST "localhost:$PORT/api/auth/login" -H 'Content-Type: application/json' \
     -d '{"username":"benchadmin","password":"bench-password-1"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
@@ -92,7 +103,8 @@ LUA
 suite="gateway=${pid_of[gateway]} metrics=${pid_of[metrics]}"
 suite+=" intent-agent=${pid_of[intent-agent]} support-agent=${pid_of[support-agent]}"
 suite+=" escalation=${pid_of[escalation]}"
-groups=("bare=$bare_pid" "floor-http=$floor_http" "floor-rep=$floor_rep" $suite
+groups=("bare=$bare_pid" "floor-http=$floor_http" "floor-rep=$floor_rep"
+    "buslib-http=$lib_http" "buslib-rep=$lib_rep" $suite
     "seed-uvicorn=$seed_pid" "store=${store_pids// /,}")
 groups=("${groups[@]//,/ }")
 
@@ -109,6 +121,7 @@ run() {
 }
 run bare "http://127.0.0.1:$bare_port/"
 run floor "http://127.0.0.1:$floor_port/"
+run buslib "http://127.0.0.1:$lib_port/"
 run hop "$hop_url" -H "Authorization: Bearer $token"
 # The FastAPI app before the chats: its history query scans `messages`
 # (FerretDB v1 serves it with no index), which the chats would grow.
@@ -125,13 +138,17 @@ printf '\n%-52s %10s %9s %8s\n' "wrk -t2 -c$CONN, ${DUR}s, loopback, $MESSAGES m
     "requests/s" "latency" "to bare"
 row "a. bare civetweb JSON handler" bare
 row "c. floor: civetweb + 1 nng REQ/REP hop (protobuf)" floor
+row "c'. the same hop through common/bus.c" buslib
 row "b. GET /api/monitoring/traces (JWT + 1 hop)" hop
 row "e. seed-equivalent FastAPI chat (2 workers, Motor)" fastapi
 row "d. POST /api/chat, built-in mode" chat
-printf '\n%-40s %8.3f   (target >= 0.80)\n' "one hop, gateway / floor (b/c)" \
+printf '\n%-44s %8.3f   (target >= 0.80)\n' "one hop, gateway / floor (b/c)" \
     "$(echo "${rate[hop]} / ${rate[floor]}" | bc -l)"
-printf '%-40s %8.3f   (target >= 3)\n' "chat, suite / FastAPI (d/e)" \
+printf '%-44s %8.3f\n' "one hop, gateway / bus-library floor (b/c')" \
+    "$(echo "${rate[hop]} / ${rate[buslib]}" | bc -l)"
+printf '%-44s %8.3f\n' "bus library / raw nng floor (c'/c)" \
+    "$(echo "${rate[buslib]} / ${rate[floor]}" | bc -l)"
+printf '%-44s %8.3f   (target >= 3)\n' "chat, suite / FastAPI (d/e)" \
     "$(echo "${rate[chat]} / ${rate[fastapi]}" | bc -l)"
-n=$(grep -c ERROR "$work/suite.log" || true)
-[ "$n" = 0 ] || echo "suite ERROR log lines: $n"
+grep -h ERROR "$work/suite.log" | sort | uniq -c | sort -rn | head -n 5 || true
 [ ! -s "$work/seed.log" ] || { echo "seed app log:"; tail -n 5 "$work/seed.log"; }

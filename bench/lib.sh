@@ -35,51 +35,65 @@ bench_cleanup() {
 }
 
 # ---- CPU accounting of a run (like pidstat, from /proc) --------------------
-# CPU ticks used by a process, its reaped children, and its live children
-# (PostgreSQL's backends, uvicorn's workers).
-tree_ticks() {
-    local t=0 p v
+# "ticks switches" of a process, its reaped children and its live children
+# (PostgreSQL's backends, uvicorn's workers): CPU ticks used, and context
+# switches of all their threads (those of exited children are not counted).
+tree_use() {
+    local t=0 c=0 p v
     for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
         v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null |
             awk '{print $12+$13+$14+$15} END {if (NR == 0) print 0}')
         t=$((t + v))
+        v=$(cat /proc/"$p"/task/*/status 2>/dev/null |
+            awk '/ctxt_switches/ {s += $2} END {print s + 0}')
+        c=$((c + v))
     done
-    echo "$t"
+    echo "$t $c"
+}
+group_use() { # PID...: summed "ticks switches"
+    local t=0 c=0 p u
+    for p in "$@"; do
+        u=$(tree_use "$p")
+        t=$((t + ${u% *}))
+        c=$((c + ${u#* }))
+    done
+    echo "$t $c"
 }
 # Busy ticks of the whole machine, all cores.
 busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
-# cpu_mark NAME=PID[,PID...] ...: remember where each group's counters stand.
-# cpu_report REQUESTS: each group's CPU since the mark, as % of one core and
-# CPU µs per request, busiest first; groups under 2% are left out.
+# cpu_mark NAME=PID[ PID...] ...: remember where each group's counters stand.
+# cpu_report REQUESTS: each group's CPU since the mark as % of one core, CPU
+# µs and context switches per request, busiest first; groups under 2% are
+# left out.
 cpu_mark() {
     cpu_groups=("$@")
     cpu_before=()
-    local g p t
+    local g
     for g in "${cpu_groups[@]}"; do
-        t=0
-        for p in ${g#*=}; do t=$((t + $(tree_ticks "$p"))); done
-        cpu_before+=("$t")
+        # shellcheck disable=SC2086
+        cpu_before+=("$(group_use ${g#*=})")
     done
     cpu_busy0=$(busy_ticks)
     cpu_t0=$(date +%s.%N)
 }
 cpu_report() {
-    local reqs=$1 hz i g p t wall
+    local reqs=$1 hz i g u wall
     hz=$(getconf CLK_TCK)
     wall=$(echo "$(date +%s.%N) - $cpu_t0" | bc -l)
     for i in "${!cpu_groups[@]}"; do
         g=${cpu_groups[$i]}
-        t=0
-        for p in ${g#*=}; do t=$((t + $(tree_ticks "$p"))); done
-        t=$((t - cpu_before[i]))
-        echo "${g%%=*} $t"
+        # shellcheck disable=SC2086
+        u=$(group_use ${g#*=})
+        echo "${g%%=*} $((${u% *} - ${cpu_before[i]% *})) $((${u#* } - ${cpu_before[i]#* }))"
     done | sort -k2,2nr | awk -v hz="$hz" -v wall="$wall" -v reqs="$reqs" \
         -v busy=$(($(busy_ticks) - cpu_busy0)) -v ncpu="$(nproc)" '
         { pct = $2 / hz / wall * 100
-          if (pct >= 2) out = out sprintf("%s%s %d%% (%d µs/req)", sep, $1, pct,
-              reqs > 0 ? $2 / hz / reqs * 1e6 : 0)
-          if (pct >= 2) sep = ", " }
-        END { printf "    CPU, %% of one core: %s; whole machine %d%% of %d%%\n",
+          if (pct >= 2 && reqs > 0) {
+              out = out sprintf("%s%s %d%% (%d µs, %.1f cs)", sep, $1, pct,
+                  $2 / hz / reqs * 1e6, $3 / reqs)
+              sep = ", "
+          } }
+        END { printf "    CPU, %% of one core (per request: CPU µs, context switches): %s; whole machine %d%% of %d%%\n",
               out, busy / hz / wall * 100, ncpu * 100 }'
 }
 # Requests wrk completed, out of its report.

@@ -8,8 +8,16 @@
  * hand-off to a worker thread; each HTTP thread keeps its own context and
  * aio. bench/compare.sh reports the gateway's one-hop figure against this.
  *
- *   bus_floor rep URL                 the answering process
- *   bus_floor http PORT URL [THREADS] the HTTP side (THREADS default 128)
+ * The bus-* modes make the same round trip through the suite's own bus
+ * library (common/bus.c: a context and an aio opened per call, requests
+ * handed to worker threads on the daemon's side), still checking nothing:
+ * between the two floors is the library's cost, above the second one the
+ * gateway's and the metrics daemon's own work.
+ *
+ *   bus_floor rep URL                     the answering process
+ *   bus_floor http PORT URL [THREADS]     the HTTP side (THREADS default 128)
+ *   bus_floor bus-rep URL                 the same through common/bus.c
+ *   bus_floor bus-http PORT URL [THREADS]
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -23,12 +31,14 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "bus.h"
 #include "bus.pb-c.h"
 
 #define REP_CONTEXTS 256
 
 static volatile sig_atomic_t stop;
 static nng_socket sock;
+static struct bus_client *client; /* bus-http mode */
 
 static void
 on_signal(int sig)
@@ -49,8 +59,7 @@ pack(const ProtobufCMessage *m)
     return msg;
 }
 
-/* ---- the REP side ---------------------------------------------------------
- */
+/* ---- the REP side ---- */
 
 struct slot {
     nng_ctx ctx;
@@ -130,8 +139,42 @@ run_rep(const char *url)
     return 0;
 }
 
-/* ---- the HTTP side --------------------------------------------------------
- */
+/* The bus-rep mode's handler, on one of the server's workers. */
+static void
+bus_handler(struct bus_call *call, void *arg)
+{
+    Bus__Health h = BUS__HEALTH__INIT;
+
+    (void)arg;
+    h.service = (char *)"floor";
+    h.instance = (char *)"floor-1";
+    h.version = (char *)"0.1.0";
+    h.store_ok = true;
+    bus_call_reply(call, BUS_OK, "ok", &h.base);
+}
+
+static int
+run_bus_rep(const char *url)
+{
+    struct bus_server *srv;
+    /* The daemons' defaults (BUS_WORKERS, BUS_CONTEXTS). */
+    struct bus_server_opts o = {.url = url,
+        .service = "floor",
+        .instance = "floor-1",
+        .workers = 4,
+        .contexts = 1024,
+        .handler = bus_handler};
+    int rv = bus_server_start(&srv, &o);
+
+    if (rv != 0)
+        return rv;
+    while (!stop)
+        usleep(100 * 1000);
+    bus_server_stop(srv, 1000);
+    return 0;
+}
+
+/* ---- the HTTP side ---- */
 
 static _Thread_local nng_ctx t_ctx;
 static _Thread_local nng_aio *t_aio;
@@ -187,13 +230,32 @@ call_once(void)
     return code;
 }
 
+/* The same round trip through common/bus.c. */
+static int
+bus_call_once(void)
+{
+    Bus__Meta meta = BUS__META__INIT;
+    Bus__Reply *rep = NULL;
+    int code = -1;
+
+    meta.request_id = (char *)"0123456789abcdef0123456789abcdef";
+    meta.trace_id = (char *)"4bf92f3577b34da6a3ce929d0e0e4736";
+    meta.parent_span_id = (char *)"00f067aa0ba902b7";
+    meta.user_id = (char *)"000000000000000000000001";
+    meta.role = (char *)"admin";
+    if (bus_call(client, &meta, "traces", NULL, 5000, &rep) == BUS_OK) {
+        code = rep->status->code;
+        bus__reply__free_unpacked(rep, NULL);
+    }
+    return code;
+}
+
 static int
 handler(struct mg_connection *conn, void *cbdata)
 {
     char buf[512], body[128];
-    int n, code = call_once();
+    int n, code = cbdata != NULL ? bus_call_once() : call_once();
 
-    (void)cbdata;
     int blen = snprintf(
         body, sizeof(body), "{\"status\":%d,\"service\":\"floor\"}", code);
     n = snprintf(buf, sizeof(buf),
@@ -205,16 +267,21 @@ handler(struct mg_connection *conn, void *cbdata)
 }
 
 static int
-run_http(const char *port_arg, const char *url, const char *threads)
+run_http(const char *port_arg, const char *url, const char *threads, bool bus)
 {
     char port[64];
     int rv;
 
-    if ((rv = nng_req0_open(&sock)) != 0)
-        return rv;
-    nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
-    if ((rv = nng_listen(sock, url, NULL, 0)) != 0)
-        return rv;
+    if (bus) {
+        if ((rv = bus_client_open(&client, url)) != 0)
+            return rv;
+    } else {
+        if ((rv = nng_req0_open(&sock)) != 0)
+            return rv;
+        nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
+        if ((rv = nng_listen(sock, url, NULL, 0)) != 0)
+            return rv;
+    }
     snprintf(port, sizeof(port), "127.0.0.1:%s", port_arg);
     const char *opts[] = {"listening_ports", port, "num_threads", threads,
         "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
@@ -226,12 +293,15 @@ run_http(const char *port_arg, const char *url, const char *threads)
         fprintf(stderr, "cannot listen on %s\n", port);
         return 1;
     }
-    mg_set_request_handler(ctx, "/", handler, NULL);
+    mg_set_request_handler(ctx, "/", handler, bus ? (void *)client : NULL);
     while (!stop)
         usleep(100 * 1000);
     mg_stop(ctx);
     mg_exit_library();
-    nng_close(sock);
+    if (bus)
+        bus_client_close(client);
+    else
+        nng_close(sock);
     return 0;
 }
 
@@ -242,13 +312,17 @@ main(int argc, char **argv)
 
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    if (argc == 3 && strcmp(argv[1], "rep") == 0)
-        rv = run_rep(argv[2]);
-    else if ((argc == 4 || argc == 5) && strcmp(argv[1], "http") == 0)
-        rv = run_http(argv[2], argv[3], argc == 5 ? argv[4] : "128");
+    bool bus = strncmp(argc > 1 ? argv[1] : "", "bus-", 4) == 0;
+    const char *mode = bus ? argv[1] + 4 : argc > 1 ? argv[1] : "";
+
+    if (argc == 3 && strcmp(mode, "rep") == 0)
+        rv = bus ? run_bus_rep(argv[2]) : run_rep(argv[2]);
+    else if ((argc == 4 || argc == 5) && strcmp(mode, "http") == 0)
+        rv = run_http(argv[2], argv[3], argc == 5 ? argv[4] : "128", bus);
     else {
-        fprintf(
-            stderr, "usage: %s rep URL | http PORT URL [THREADS]\n", argv[0]);
+        fprintf(stderr,
+            "usage: %s [bus-]rep URL | [bus-]http PORT URL [THREADS]\n",
+            argv[0]);
         return 2;
     }
     if (rv != 0 && rv != 1)
