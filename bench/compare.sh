@@ -150,5 +150,5 @@ printf '%-44s %8.3f\n' "bus library / raw nng floor (c'/c)" \
     "$(echo "${rate[buslib]} / ${rate[floor]}" | bc -l)"
 printf '%-44s %8.3f   (target >= 3)\n' "chat, suite / FastAPI (d/e)" \
     "$(echo "${rate[chat]} / ${rate[fastapi]}" | bc -l)"
-grep -h ERROR "$work/suite.log" | sort | uniq -c | sort -rn | head -n 5 || true
+grep -h ERROR "$work/suite.log" | sed "s/^[0-9T:.Z-]* //" | sort | uniq -c | sort -rn | head -n 5 || true
 [ ! -s "$work/seed.log" ] || { echo "seed app log:"; tail -n 5 "$work/seed.log"; }

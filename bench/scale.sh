@@ -25,6 +25,7 @@ uri=$(scripts/devstore.sh start "$work/store" 2>/dev/null | sed -n 's/^MONGO_URI
 "$BENCH_BIN/store_bench" "$uri" --fill support "$MESSAGES" >/dev/null
 store_pids="$(cat "$work/store/devstore.pid") $(head -n 1 "$work/store/pg/data/postmaster.pid")"
 export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri MONGO_DB=support LOG_LEVEL=warn
+export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
 
 declare -A pid_of
 intent=()
@@ -109,5 +110,4 @@ for n in "${counts[@]}"; do
     echo "    RSS after: ${after[$n]}"
 done
 echo "metrics $(rss "${pid_of[metrics]}"), escalation $(rss "${pid_of[escalation]}") after the last run ($(nproc) cores)"
-n=$(grep -c ERROR "$work/suite.log" || true)
-[ "$n" = 0 ] || echo "suite ERROR log lines: $n"
+grep -h ERROR "$work/suite.log" | sed "s/^[0-9T:.Z-]* //" | sort | uniq -c | sort -rn | head -n 5 || true
