@@ -4,6 +4,8 @@
 #   a. the bare civetweb JSON handler (bench/baseline/civetweb_bare.c)
 #   c. the one-hop floor: civetweb + one nng REQ/REP round trip with the
 #      suite's protobuf envelopes, nothing checked (bench/baseline/bus_floor.c)
+#      and the same floor with one habit of common/bus.c's bus_call each:
+#      a context and aio opened per call; a completion callback waited on
 #   c'. the same round trip made through the suite's bus library
 #      (common/bus.c), still checking nothing
 #   b. GET /api/monitoring/traces?limit=1 as the bench admin: the gateway
@@ -35,21 +37,25 @@ bare_port=$(free_port)
 "$BENCH_BIN/civetweb_bare" "$bare_port" &
 pids+=($!)
 bare_pid=$!
-floor_port=$(free_port)
-"$BENCH_BIN/bus_floor" http "$floor_port" "ipc://$work/floor.ipc" &
-pids+=($!)
-floor_http=$!
-sleep 0.2
-"$BENCH_BIN/bus_floor" rep "ipc://$work/floor.ipc" &
-pids+=($!)
-floor_rep=$!
-lib_port=$(free_port)
-"$BENCH_BIN/bus_floor" bus-http "$lib_port" "ipc://$work/lib.ipc" &
-pids+=($!)
-lib_http=$!
-"$BENCH_BIN/bus_floor" bus-rep "ipc://$work/lib.ipc" &
-pids+=($!)
-lib_rep=$!
+# floor NAME MODE [ENV=VALUE...]: an HTTP side and a REP side of bus_floor,
+# started with the environment given; port in port_of[NAME], pids in
+# floor_pids[NAME] ("http rep").
+declare -A port_of floor_pids
+floor() {
+    local name=$1 mode=$2 h
+    shift 2
+    port_of[$name]=$(free_port)
+    env "$@" "$BENCH_BIN/bus_floor" "${mode}http" "${port_of[$name]}" "ipc://$work/$name.ipc" &
+    pids+=($!)
+    h=$!
+    "$BENCH_BIN/bus_floor" "${mode}rep" "ipc://$work/$name.ipc" &
+    pids+=($!)
+    floor_pids[$name]="$h $!"
+}
+floor floor ""
+floor percall "" FLOOR_PER_CALL=1
+floor callback "" FLOOR_CALLBACK=1
+floor buslib bus-
 
 export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri MONGO_DB=support LOG_LEVEL=warn
 export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
@@ -76,14 +82,14 @@ wait_ok() {
 }
 wait_ok "localhost:$PORT/api/health"
 wait_ok "127.0.0.1:$seed_port/api/health"
-wait_ok "127.0.0.1:$floor_port/"
-wait_ok "127.0.0.1:$lib_port/"
+for f in "${!port_of[@]}"; do wait_ok "127.0.0.1:${port_of[$f]}/"; done
 token=$(curl -fs -XPOST "localhost:$PORT/api/auth/login" -H 'Content-Type: application/json' \
     -d '{"username":"benchadmin","password":"bench-password-1"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 hop_url="http://127.0.0.1:$PORT/api/monitoring/traces?limit=1"
 curl -fs -H "Authorization: Bearer $token" "$hop_url" >/dev/null
 
+machine_load
 cat >"$work/chat.lua" <<'LUA'
 local msgs = {
   '{"message":"where is my order?"}',
@@ -103,9 +109,12 @@ LUA
 suite="gateway=${pid_of[gateway]} metrics=${pid_of[metrics]}"
 suite+=" intent-agent=${pid_of[intent-agent]} support-agent=${pid_of[support-agent]}"
 suite+=" escalation=${pid_of[escalation]}"
-groups=("bare=$bare_pid" "floor-http=$floor_http" "floor-rep=$floor_rep"
-    "buslib-http=$lib_http" "buslib-rep=$lib_rep" $suite
-    "seed-uvicorn=$seed_pid" "store=${store_pids// /,}")
+groups=("bare=$bare_pid")
+for f in floor percall callback buslib; do
+    set -- ${floor_pids[$f]}
+    groups+=("$f-http=$1" "$f-rep=$2")
+done
+groups+=($suite "seed-uvicorn=$seed_pid" "store=${store_pids// /,}")
 groups=("${groups[@]//,/ }")
 
 # run NAME URL [wrk args...]: a 1 s warm-up, then the measured run.
@@ -120,8 +129,7 @@ run() {
     cpu_report "$(wrk_total <"$work/$name.txt")" >"$work/$name.cpu"
 }
 run bare "http://127.0.0.1:$bare_port/"
-run floor "http://127.0.0.1:$floor_port/"
-run buslib "http://127.0.0.1:$lib_port/"
+for f in floor percall callback buslib; do run "$f" "http://127.0.0.1:${port_of[$f]}/"; done
 run hop "$hop_url" -H "Authorization: Bearer $token"
 # The FastAPI app before the chats: its history query scans `messages`
 # (FerretDB v1 serves it with no index), which the chats would grow.
@@ -138,6 +146,8 @@ printf '\n%-52s %10s %9s %8s\n' "wrk -t2 -c$CONN, ${DUR}s, loopback, $MESSAGES m
     "requests/s" "latency" "to bare"
 row "a. bare civetweb JSON handler" bare
 row "c. floor: civetweb + 1 nng REQ/REP hop (protobuf)" floor
+row "   c with a context and an aio per call" percall
+row "   c waiting through a completion callback" callback
 row "c'. the same hop through common/bus.c" buslib
 row "b. GET /api/monitoring/traces (JWT + 1 hop)" hop
 row "e. seed-equivalent FastAPI chat (2 workers, Motor)" fastapi

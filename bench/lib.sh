@@ -98,3 +98,8 @@ cpu_report() {
 }
 # Requests wrk completed, out of its report.
 wrk_total() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p'; }
+# What else the machine is doing: the load and top's three busiest processes.
+machine_load() {
+    echo "load average $(cut -d' ' -f1-3 /proc/loadavg); busiest before the runs:"
+    top -b -n1 -w 150 | sed -n '8,10p' | awk '{printf "    %s %s%% %s\n", $1, $9, $12}'
+}

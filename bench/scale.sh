@@ -61,6 +61,7 @@ sys.exit(0 if d["intent-agent"]["instances"] == int(sys.argv[1])
     return 1
 }
 
+machine_load
 cat >"$work/chat.lua" <<'LUA'
 local msgs = {
   '{"message":"where is my order?"}',

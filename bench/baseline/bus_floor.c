@@ -18,7 +18,13 @@
  *   bus_floor http PORT URL [THREADS]     the HTTP side (THREADS default 128)
  *   bus_floor bus-rep URL                 the same through common/bus.c
  *   bus_floor bus-http PORT URL [THREADS]
+ *
+ * Two knobs of the http mode take one of bus_call's habits at a time, to
+ * tell what each costs: FLOOR_PER_CALL=1 opens and closes the context and
+ * the aio for every call; FLOOR_CALLBACK=1 gives the aio a completion
+ * callback that signals a condition variable the caller waits on.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -176,8 +182,43 @@ run_bus_rep(const char *url)
 
 /* ---- the HTTP side ---- */
 
+static bool per_call, with_callback; /* FLOOR_PER_CALL, FLOOR_CALLBACK */
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+};
+
 static _Thread_local nng_ctx t_ctx;
 static _Thread_local nng_aio *t_aio;
+static _Thread_local struct waiter t_wait
+    = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+
+static void
+waiter_cb(void *arg)
+{
+    struct waiter *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wait_for(nng_aio *aio)
+{
+    if (!with_callback) {
+        nng_aio_wait(aio);
+        return;
+    }
+    pthread_mutex_lock(&t_wait.mu);
+    while (!t_wait.done)
+        pthread_cond_wait(&t_wait.cv, &t_wait.mu);
+    t_wait.done = false;
+    pthread_mutex_unlock(&t_wait.mu);
+}
 
 /* One round trip; the reply's status code, or -1. */
 static int
@@ -187,8 +228,14 @@ call_once(void)
     Bus__Request req = BUS__REQUEST__INIT;
     int code = -1;
 
+    if (per_call && t_aio != NULL) {
+        nng_ctx_close(t_ctx);
+        nng_aio_free(t_aio);
+        t_aio = NULL;
+    }
     if (t_aio == NULL) {
-        if (nng_aio_alloc(&t_aio, NULL, NULL) != 0)
+        if (nng_aio_alloc(&t_aio, with_callback ? waiter_cb : NULL, &t_wait)
+            != 0)
             return -1;
         if (nng_ctx_open(&t_ctx, sock) != 0) {
             nng_aio_free(t_aio);
@@ -211,13 +258,13 @@ call_once(void)
         return -1;
     nng_aio_set_msg(t_aio, msg);
     nng_ctx_send(t_ctx, t_aio);
-    nng_aio_wait(t_aio);
+    wait_for(t_aio);
     if (nng_aio_result(t_aio) != 0) {
         nng_msg_free(nng_aio_get_msg(t_aio));
         return -1;
     }
     nng_ctx_recv(t_ctx, t_aio);
-    nng_aio_wait(t_aio);
+    wait_for(t_aio);
     if (nng_aio_result(t_aio) != 0)
         return -1;
     msg = nng_aio_get_msg(t_aio);
@@ -312,6 +359,10 @@ main(int argc, char **argv)
 
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    per_call = getenv("FLOOR_PER_CALL") != NULL
+        && strcmp(getenv("FLOOR_PER_CALL"), "1") == 0;
+    with_callback = getenv("FLOOR_CALLBACK") != NULL
+        && strcmp(getenv("FLOOR_CALLBACK"), "1") == 0;
     bool bus = strncmp(argc > 1 ? argv[1] : "", "bus-", 4) == 0;
     const char *mode = bus ? argv[1] + 4 : argc > 1 ? argv[1] : "";
 
