@@ -22,10 +22,33 @@
 
 /* ---- client ------------------------------------------------------------- */
 
+/*
+ * A caller's request context and aio, kept for the next call: opening an nng
+ * context and allocating an aio on every call cost a quarter of a one-hop
+ * request's rate (docs/performance.md). Slots are made on demand, one per
+ * call in flight at the busiest moment, and freed with the client.
+ */
+struct call_slot {
+    nng_ctx ctx;
+    nng_aio *aio;
+    bool busy;
+    struct call_slot *next_free;
+    struct call_slot *next_all;
+};
+
 struct bus_client {
     nng_socket sock;
     atomic_int peers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* the last instance went away, or closing */
+    struct call_slot *free;
+    struct call_slot *all;
+    int busy;
+    bool closing;
+    pthread_t watcher;
 };
+
+#define ORPHAN_MS 250
 
 static void
 client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -33,10 +56,55 @@ client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
     struct bus_client *c = arg;
 
     (void)p;
-    if (ev == NNG_PIPE_EV_ADD_POST)
+    if (ev == NNG_PIPE_EV_ADD_POST) {
         atomic_fetch_add(&c->peers, 1);
-    else if (ev == NNG_PIPE_EV_REM_POST)
-        atomic_fetch_sub(&c->peers, 1);
+    } else if (ev == NNG_PIPE_EV_REM_POST
+        && atomic_fetch_sub(&c->peers, 1) == 1) {
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+/*
+ * nng resends a request whose instance died to another one; when none is
+ * left for ORPHAN_MS the calls in flight are cancelled rather than left
+ * waiting for their deadlines, so callers degrade at once. This thread
+ * sleeps until the last instance goes away while calls are in flight.
+ */
+static void *
+watcher_main(void *arg)
+{
+    struct bus_client *c = arg;
+    int64_t alone_since = 0;
+
+    pthread_mutex_lock(&c->mu);
+    while (!c->closing) {
+        if (c->busy == 0 || atomic_load(&c->peers) > 0) {
+            alone_since = 0;
+            pthread_cond_wait(&c->cv, &c->mu);
+            continue;
+        }
+        int64_t now = clock_mono_ms();
+        if (alone_since == 0)
+            alone_since = now;
+        if (now - alone_since >= ORPHAN_MS) {
+            for (struct call_slot *s = c->all; s != NULL; s = s->next_all)
+                if (s->busy)
+                    nng_aio_cancel(s->aio);
+            alone_since = 0;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &until);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
 }
 
 int
@@ -47,10 +115,10 @@ bus_client_open(struct bus_client **cp, const char *url)
 
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return NNG_ENOMEM;
-    if ((rv = nng_req0_open(&c->sock)) != 0) {
-        free(c);
-        return rv;
-    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if ((rv = nng_req0_open(&c->sock)) != 0)
+        goto fail;
     /*
      * A request is resent only when its instance goes away (nng moves it to
      * another at once); the timer-driven resend stays beyond any deadline
@@ -62,19 +130,41 @@ bus_client_open(struct bus_client **cp, const char *url)
     nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, c);
     if ((rv = nng_listen(c->sock, url, NULL, 0)) != 0) {
         nng_close(c->sock);
-        free(c);
-        return rv;
+        goto fail;
+    }
+    if (pthread_create(&c->watcher, NULL, watcher_main, c) != 0) {
+        nng_close(c->sock);
+        rv = NNG_ENOMEM;
+        goto fail;
     }
     *cp = c;
     return 0;
+fail:
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return rv;
 }
 
+/* Only once no call is in flight: the process is stopping. */
 void
 bus_client_close(struct bus_client *c)
 {
     if (c == NULL)
         return;
+    pthread_mutex_lock(&c->mu);
+    c->closing = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->watcher, NULL);
     nng_close(c->sock);
+    for (struct call_slot *s = c->all, *next; s != NULL; s = next) {
+        next = s->next_all;
+        nng_aio_free(s->aio);
+        free(s);
+    }
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
@@ -82,6 +172,46 @@ int
 bus_client_peers(const struct bus_client *c)
 {
     return atomic_load(&((struct bus_client *)c)->peers);
+}
+
+static struct call_slot *
+slot_take(struct bus_client *c)
+{
+    struct call_slot *s;
+
+    pthread_mutex_lock(&c->mu);
+    if ((s = c->free) != NULL) {
+        c->free = s->next_free;
+    } else if ((s = calloc(1, sizeof(*s))) != NULL) {
+        if (nng_aio_alloc(&s->aio, NULL, NULL) != 0) {
+            free(s);
+            s = NULL;
+        } else if (nng_ctx_open(&s->ctx, c->sock) != 0) {
+            nng_aio_free(s->aio);
+            free(s);
+            s = NULL;
+        } else {
+            s->next_all = c->all;
+            c->all = s;
+        }
+    }
+    if (s != NULL) {
+        s->busy = true;
+        c->busy++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+static void
+slot_give(struct bus_client *c, struct call_slot *s)
+{
+    pthread_mutex_lock(&c->mu);
+    s->busy = false;
+    c->busy--;
+    s->next_free = c->free;
+    c->free = s;
+    pthread_mutex_unlock(&c->mu);
 }
 
 static int
@@ -114,69 +244,12 @@ pack_body(const ProtobufCMessage *body, ProtobufCBinaryData *out)
     return 0;
 }
 
-/* An aio's completion, waited for with a timeout. */
-struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-};
-
-static void
-waiter_cb(void *arg)
-{
-    struct waiter *w = arg;
-
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-#define ORPHAN_MS 250
-
-/*
- * Wait for the aio to complete. nng resends a request whose instance died
- * to another one; when none is left for ORPHAN_MS the request is cancelled
- * rather than left waiting for its deadline, so callers degrade at once.
- */
-static void
-wait_aio(struct bus_client *c, nng_aio *aio, struct waiter *w)
-{
-    int64_t alone_since = 0;
-
-    pthread_mutex_lock(&w->mu);
-    while (!w->done) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 50 * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&w->cv, &w->mu, &until);
-        if (w->done)
-            break;
-        pthread_mutex_unlock(&w->mu);
-        int64_t now = clock_mono_ms();
-        if (bus_client_peers(c) > 0)
-            alone_since = 0;
-        else if (alone_since == 0)
-            alone_since = now;
-        else if (now - alone_since >= ORPHAN_MS)
-            nng_aio_cancel(aio);
-        pthread_mutex_lock(&w->mu);
-    }
-    w->done = false;
-    pthread_mutex_unlock(&w->mu);
-}
-
 int
 bus_call(struct bus_client *c, const Bus__Meta *meta, const char *method,
     const ProtobufCMessage *body, int timeout_ms, Bus__Reply **out)
 {
     Bus__Request req = BUS__REQUEST__INIT;
-    nng_ctx ctx;
-    nng_aio *aio = NULL;
+    struct call_slot *slot;
     nng_msg *msg = NULL;
     int code = BUS_UNAVAILABLE;
     int rv;
@@ -191,39 +264,31 @@ bus_call(struct bus_client *c, const Bus__Meta *meta, const char *method,
     free(req.body.data);
     if (rv != 0)
         return BUS_INTERNAL;
-    if (nng_ctx_open(&ctx, c->sock) != 0) {
+    if ((slot = slot_take(c)) == NULL) {
         nng_msg_free(msg);
         return BUS_UNAVAILABLE;
     }
-    struct waiter w = {.done = false};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    if (nng_aio_alloc(&aio, waiter_cb, &w) != 0) {
-        nng_msg_free(msg);
-        nng_ctx_close(ctx);
-        pthread_cond_destroy(&w.cv);
-        pthread_mutex_destroy(&w.mu);
-        return BUS_UNAVAILABLE;
-    }
+    nng_aio *aio = slot->aio;
     int64_t until = clock_mono_ms() + timeout_ms;
     nng_aio_set_timeout(aio, timeout_ms);
     nng_aio_set_msg(aio, msg);
-    nng_ctx_send(ctx, aio);
-    wait_aio(c, aio, &w);
+    nng_ctx_send(slot->ctx, aio);
+    nng_aio_wait(aio);
     if ((rv = nng_aio_result(aio)) != 0) {
         nng_msg_free(nng_aio_get_msg(aio));
-        code = BUS_UNAVAILABLE;
+        nng_aio_set_msg(aio, NULL);
         goto done;
     }
     int left = (int)(until - clock_mono_ms());
     nng_aio_set_timeout(aio, left > 1 ? left : 1);
-    nng_ctx_recv(ctx, aio);
-    wait_aio(c, aio, &w);
+    nng_ctx_recv(slot->ctx, aio);
+    nng_aio_wait(aio);
     if ((rv = nng_aio_result(aio)) != 0) {
         code = rv == NNG_ETIMEDOUT ? BUS_DEADLINE : BUS_UNAVAILABLE;
         goto done;
     }
     msg = nng_aio_get_msg(aio);
+    nng_aio_set_msg(aio, NULL);
     Bus__Reply *rep
         = bus__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
     nng_msg_free(msg);
@@ -235,10 +300,7 @@ bus_call(struct bus_client *c, const Bus__Meta *meta, const char *method,
     *out = rep;
     code = BUS_OK;
 done:
-    nng_aio_free(aio);
-    nng_ctx_close(ctx);
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    slot_give(c, slot);
     return code;
 }
 

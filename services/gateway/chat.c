@@ -257,7 +257,7 @@ api_chat(struct req *r)
      * FerretDB). Should the reply fail, the message is kept all the same.
      */
     gateway_span_begin(r, &sp, "store insert message");
-    rv = msg_insert(gw->store, &m[0], 1);
+    rv = msg_insert(gw->messages, &m[0]);
     gateway_span_end(r, &sp, rv == 0 ? 200 : 503);
     if (rv != 0) {
         store_down(r);
@@ -318,7 +318,7 @@ api_chat(struct req *r)
         snprintf(res.agent_type, sizeof(res.agent_type), "human");
         m[1].agent_type = res.agent_type;
         m[1].escalated = true;
-    } else if (rv != 0 || msg_insert(gw->store, &m[1], 1) != 0) {
+    } else if (rv != 0 || msg_insert(gw->messages, &m[1]) != 0) {
         gateway_span_end(r, &sp, 503);
         store_down(r);
         goto out;

@@ -263,33 +263,15 @@ msg_bson(bson_t *doc, const struct message *m)
 }
 
 int
-msg_insert(struct store *s, const struct message *m, int n)
+msg_insert(struct store_batch *b, const struct message *m)
 {
-    mongoc_client_t *cl;
-    mongoc_collection_t *coll = store_get(s, "messages", &cl);
-    bson_t docs[4];
-    const bson_t *ptrs[4];
-    bson_error_t err;
-    bool ok;
+    bson_t doc;
 
-    if (n < 1 || n > 4) {
-        store_put(s, cl, coll);
-        return STORE_INVALID;
-    }
-    for (int i = 0; i < n; i++) {
-        bson_init(&docs[i]);
-        msg_bson(&docs[i], &m[i]);
-        ptrs[i] = &docs[i];
-    }
-    if (n == 1)
-        ok = mongoc_collection_insert_one(coll, ptrs[0], NULL, NULL, &err);
-    else
-        ok = mongoc_collection_insert_many(
-            coll, ptrs, (size_t)n, NULL, NULL, &err);
-    for (int i = 0; i < n; i++)
-        bson_destroy(&docs[i]);
-    store_put(s, cl, coll);
-    return ok ? 0 : store_error(&err, "insert message");
+    bson_init(&doc);
+    msg_bson(&doc, m);
+    int rv = store_batch_insert(b, &doc);
+    bson_destroy(&doc);
+    return rv;
 }
 
 void

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "store.h"
+#include "store_batch.h"
 
 #define CONV_ID_LEN 26 /* "c_" + 24 hex */
 #define CONV_WINDOW 10 /* turns kept in the recent window */
@@ -89,8 +90,11 @@ struct message {
 /* Give m a fresh id (24 hex). */
 void msg_new_id(struct message *m);
 
-/* Insert messages (one round trip). 0 or a store_err. */
-int msg_insert(struct store *s, const struct message *m, int n);
+/*
+ * Insert one message and wait until it is stored; concurrent inserts go
+ * to the store together (store_batch.h). 0 or a store_err.
+ */
+int msg_insert(struct store_batch *b, const struct message *m);
 
 /*
  * Messages of a conversation, oldest first: at most limit, those created

@@ -425,7 +425,8 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
     if (gateway_guard_new(cfg, &gw->guard) != 0)
         return -1;
     if (ratelimit_new(&gw->limits, 16384) != 0
-        || sessions_new(&gw->sessions, 4096) != 0) {
+        || sessions_new(&gw->sessions, 4096) != 0
+        || store_batch_open(&gw->messages, store, "messages", 2) != 0) {
         log_error("out of memory");
         gateway_stop(gw);
         return -1;
@@ -527,6 +528,8 @@ gateway_stop(struct gateway *gw)
     gw->auth = NULL;
     guard_free(gw->guard);
     gw->guard = NULL;
+    store_batch_close(gw->messages);
+    gw->messages = NULL;
     ratelimit_free(gw->limits);
     gw->limits = NULL;
     sessions_free(gw->sessions);

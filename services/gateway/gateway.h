@@ -13,6 +13,7 @@
 #include "http.h"
 #include "sse.h"
 #include "store.h"
+#include "store_batch.h"
 
 /* The daemons the gateway talks to, in health-report order. */
 enum peer { PEER_INTENT, PEER_SUPPORT, PEER_ESCALATION, PEER_METRICS, NPEERS };
@@ -20,6 +21,7 @@ enum peer { PEER_INTENT, PEER_SUPPORT, PEER_ESCALATION, PEER_METRICS, NPEERS };
 struct gateway {
     const struct config *cfg;
     struct store *store;
+    struct store_batch *messages; /* inserts into messages, group-committed */
     struct auth *auth;
     struct bus_client *peers[NPEERS];
     struct bus_events *events;

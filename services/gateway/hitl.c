@@ -220,7 +220,7 @@ deliver(struct req *r, const Escalation__Item *it)
     m.at = clock_now_ms();
     m.request_id = r->request_id;
     m.agent_type = "human";
-    if ((rv = msg_insert(r->gw->store, &m, 1)) == 0) {
+    if ((rv = msg_insert(r->gw->messages, &m)) == 0) {
         conv_push(&conv, "agent", it->final_reply, m.at);
         snprintf(conv.status, sizeof(conv.status), "%s",
             it->hand_back ? "ai" : "human");

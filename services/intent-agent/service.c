@@ -133,7 +133,9 @@ batcher_main(void *arg)
     for (;;) {
         int n = 0;
         pthread_mutex_lock(&s->mu);
-        while (s->head == NULL && !s->stopping)
+        while (!s->stopping
+            && (s->head == NULL
+                || (s->running > 0 && s->queued < INTENT_BATCH_SPLIT)))
             pthread_cond_wait(&s->cv, &s->mu);
         while (s->head != NULL && n < INTENT_BATCH_MAX) {
             jobs[n++] = s->head;
@@ -141,11 +143,16 @@ batcher_main(void *arg)
         }
         if (s->head == NULL)
             s->tail = NULL;
+        s->queued -= n;
         bool stop = s->stopping && n == 0;
+        s->running += n > 0;
         pthread_mutex_unlock(&s->mu);
         if (stop)
             return NULL;
         run_batch(s, jobs, n);
+        pthread_mutex_lock(&s->mu);
+        s->running--; /* what waited for this batch is this thread's next */
+        pthread_mutex_unlock(&s->mu);
     }
 }
 
@@ -215,6 +222,7 @@ classify(struct bus_call *call, struct intent_service *s)
     else
         s->head = j;
     s->tail = j;
+    s->queued++;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
 
 #include "bus.h"
@@ -200,6 +201,52 @@ test_two_instances_and_graceful_stop(void **state)
     bus_client_close(c);
 }
 
+/*
+ * The only instance dies holding requests (it took them and never answers):
+ * the callers learn it soon after, not at their 5 s deadlines, and the
+ * client's pooled contexts serve the next instance as if nothing happened.
+ */
+static void
+test_instance_dies_holding_calls(void **state)
+{
+    struct bus_client *c;
+    nng_socket mute;
+    pthread_t t[4];
+    struct caller k[4];
+
+    (void)state;
+    assert_int_equal(bus_client_open(&c, url), 0);
+    assert_int_equal(nng_rep0_open(&mute), 0);
+    assert_int_equal(nng_dial(mute, url, NULL, 0), 0);
+    wait_peers(c, 1);
+    int64_t t0 = clock_mono_ms();
+    for (int i = 0; i < 4; i++) {
+        k[i].c = c;
+        pthread_create(&t[i], NULL, call_slow, &k[i]);
+    }
+    usleep(100 * 1000);
+    nng_close(mute);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(k[i].code, BUS_UNAVAILABLE);
+    }
+    assert_true(clock_mono_ms() - t0 < 2000);
+
+    struct bus_server *s = start_server("next", 2);
+    wait_peers(c, 1);
+    for (int i = 0; i < 4; i++) {
+        k[i].c = c;
+        pthread_create(&t[i], NULL, call_slow, &k[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(k[i].code, BUS_OK);
+        assert_string_equal(k[i].instance, "next");
+    }
+    bus_server_stop(s, 2000);
+    bus_client_close(c);
+}
+
 static void
 test_events_batched_and_dropped(void **state)
 {
@@ -249,6 +296,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_echo_and_health),
         cmocka_unit_test(test_two_instances_and_graceful_stop),
+        cmocka_unit_test(test_instance_dies_holding_calls),
         cmocka_unit_test(test_events_batched_and_dropped),
     };
     snprintf(url, sizeof(url), "ipc:///tmp/test-bus-%ld.ipc", (long)getpid());
