@@ -60,6 +60,8 @@ PB_H := $(PB_C:.c=.h)
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 	@mkdir -p $(GEN)
 	$(Q)protoc-c --proto_path=proto --c_out=$(GEN) $<
+# Headers reached through pattern rules only: not intermediates to delete.
+.SECONDARY: $(PB_C) $(PB_H)
 
 # ---- common ---------------------------------------------------------------
 COMMON_SRC := $(wildcard common/*.c)

@@ -124,6 +124,9 @@ store_error(const bson_error_t *err, const char *what)
     return STORE_DOWN;
 }
 
+/* MongoDB's NotImplemented error, which FerretDB answers for what it lacks. */
+#define STORE_CODE_NOT_IMPLEMENTED 238
+
 static int
 create_index(struct store *s, const char *collection, const char *name,
     const bson_t *keys, bool unique, int expire_after_s)
@@ -146,8 +149,16 @@ create_index(struct store *s, const char *collection, const char *name,
         BSON_APPEND_INT32(&idx, "expireAfterSeconds", expire_after_s);
     bson_append_document_end(&indexes, &idx);
     bson_append_array_end(&cmd, &indexes);
-    if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, NULL, &err))
+    if (mongoc_database_write_command_with_opts(db, &cmd, NULL, NULL, &err)) {
+        rv = 0;
+    } else if (err.code == STORE_CODE_NOT_IMPLEMENTED) {
+        /* FerretDB v1 has no TTL indexes: the caller decides what to do. */
+        log_info("store: index %s on %s not supported here: %s", name,
+            collection, err.message);
+        rv = STORE_INVALID;
+    } else {
         rv = store_error(&err, "createIndexes");
+    }
     bson_destroy(&cmd);
     mongoc_database_destroy(db);
     mongoc_client_pool_push(s->pool, c);

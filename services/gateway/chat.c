@@ -277,7 +277,7 @@ api_chat(struct req *r)
         if (res.escalated && escalate(r, &conv, text, &res) != 0) {
             /* Keep the message in its conversation for when it is back. */
             conv_push(&conv, "user", text, m[0].at);
-            conv_save(gw->store, &conv);
+            conv_save(gw->store, gw->conversations, &conv);
             http_error_hdr(r, 503, "escalation_unavailable",
                 "a person must answer this, and the queue is unavailable; "
                 "your message is saved, try again shortly",
@@ -308,7 +308,7 @@ api_chat(struct req *r)
      * AI's reply is dropped, never sent over the human's head.
      */
     gateway_span_begin(r, &sp, "store save reply");
-    rv = conv_save(gw->store, &conv);
+    rv = conv_save(gw->store, gw->conversations, &conv);
     if (rv == STORE_CONFLICT) {
         free(res.reply);
         res.reply = strdup(human_owned);

@@ -185,10 +185,10 @@ append_window(bson_t *doc, const struct conversation *c)
 }
 
 int
-conv_save(struct store *s, struct conversation *c)
+conv_save(struct store *s, struct store_batch *inserts, struct conversation *c)
 {
     mongoc_client_t *cl;
-    mongoc_collection_t *coll = store_get(s, "conversations", &cl);
+    mongoc_collection_t *coll;
     bson_error_t err;
     bool ok, changed = true;
 
@@ -204,29 +204,32 @@ conv_save(struct store *s, struct conversation *c)
         BSON_APPEND_DATE_TIME(&doc, "created_at", c->created_at);
         BSON_APPEND_DATE_TIME(&doc, "updated_at", c->updated_at);
         append_window(&doc, c);
-        ok = mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err);
+        int rv = store_batch_insert(inserts, &doc);
         bson_destroy(&doc);
-        if (ok)
-            c->is_new = false;
-    } else {
-        /* Only if nobody changed who owns it since it was loaded. */
-        bson_t *filter = BCON_NEW(
-            "_id", BCON_UTF8(c->id), "status", BCON_UTF8(c->loaded_status));
-        bson_t update = BSON_INITIALIZER, set, reply;
-        BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-        BSON_APPEND_UTF8(&set, "status", c->status);
-        BSON_APPEND_DATE_TIME(&set, "updated_at", c->updated_at);
-        append_window(&set, c);
-        bson_append_document_end(&update, &set);
-        ok = mongoc_collection_update_one(
-            coll, filter, &update, NULL, &reply, &err);
-        bson_iter_t it;
-        if (ok && bson_iter_init_find(&it, &reply, "matchedCount"))
-            changed = store_int64(&it) > 0;
-        bson_destroy(&reply);
-        bson_destroy(&update);
-        bson_destroy(filter);
+        if (rv != 0)
+            return rv;
+        c->is_new = false;
+        snprintf(c->loaded_status, sizeof(c->loaded_status), "%s", c->status);
+        return 0;
     }
+    coll = store_get(s, "conversations", &cl);
+    /* Only if nobody changed who owns it since it was loaded. */
+    bson_t *filter = BCON_NEW(
+        "_id", BCON_UTF8(c->id), "status", BCON_UTF8(c->loaded_status));
+    bson_t update = BSON_INITIALIZER, set, reply;
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    BSON_APPEND_UTF8(&set, "status", c->status);
+    BSON_APPEND_DATE_TIME(&set, "updated_at", c->updated_at);
+    append_window(&set, c);
+    bson_append_document_end(&update, &set);
+    ok = mongoc_collection_update_one(
+        coll, filter, &update, NULL, &reply, &err);
+    bson_iter_t it;
+    if (ok && bson_iter_init_find(&it, &reply, "matchedCount"))
+        changed = store_int64(&it) > 0;
+    bson_destroy(&reply);
+    bson_destroy(&update);
+    bson_destroy(filter);
     store_put(s, cl, coll);
     if (!ok)
         return store_error(&err, "save conversation");

@@ -66,12 +66,14 @@ void conv_push(
     struct conversation *c, const char *role, const char *text, int64_t at);
 
 /*
- * Write the conversation: insert when new, else one update by _id of the
+ * Write the conversation: insert when new (through inserts, group-committed
+ * like messages), else one update by _id of the
  * window, status and times - applied only if its stored status is still
  * the one loaded: STORE_CONFLICT when someone (a person taking it over)
  * changed it meanwhile. 0 or a store_err.
  */
-int conv_save(struct store *s, struct conversation *c);
+int conv_save(
+    struct store *s, struct store_batch *inserts, struct conversation *c);
 
 /* A stored message. */
 struct message {

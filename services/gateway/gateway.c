@@ -426,7 +426,9 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
         return -1;
     if (ratelimit_new(&gw->limits, 16384) != 0
         || sessions_new(&gw->sessions, 4096) != 0
-        || store_batch_open(&gw->messages, store, "messages", 2) != 0) {
+        || store_batch_open(&gw->messages, store, "messages", 2) != 0
+        || store_batch_open(&gw->conversations, store, "conversations", 2)
+            != 0) {
         log_error("out of memory");
         gateway_stop(gw);
         return -1;
@@ -528,7 +530,14 @@ gateway_stop(struct gateway *gw)
     gw->auth = NULL;
     guard_free(gw->guard);
     gw->guard = NULL;
+    if (gw->messages != NULL) {
+        size_t writes, docs;
+        store_batch_stats(gw->messages, &writes, &docs);
+        log_info("messages: %zu stored in %zu writes", docs, writes);
+    }
     store_batch_close(gw->messages);
+    store_batch_close(gw->conversations);
+    gw->conversations = NULL;
     gw->messages = NULL;
     ratelimit_free(gw->limits);
     gw->limits = NULL;

@@ -22,6 +22,7 @@ struct gateway {
     const struct config *cfg;
     struct store *store;
     struct store_batch *messages; /* inserts into messages, group-committed */
+    struct store_batch *conversations; /* new conversations, the same */
     struct auth *auth;
     struct bus_client *peers[NPEERS];
     struct bus_events *events;

@@ -224,7 +224,7 @@ deliver(struct req *r, const Escalation__Item *it)
         conv_push(&conv, "agent", it->final_reply, m.at);
         snprintf(conv.status, sizeof(conv.status), "%s",
             it->hand_back ? "ai" : "human");
-        rv = conv_save(r->gw->store, &conv);
+        rv = conv_save(r->gw->store, r->gw->conversations, &conv);
     }
     conv_release(&conv);
     return rv;
