@@ -152,9 +152,10 @@ draft(struct req *r, const struct conversation *conv, const char *text,
 }
 
 /*
- * Put the conversation in the human queue. Returns 0, or -1 when the
+ * Put the conversation in the human queue. Returns 0, -1 when the
  * escalation daemon could not take it (the caller answers 503; the
- * customer's message is already stored).
+ * customer's message is already stored), or STORE_DOWN when the daemon
+ * answered that its store failed (the store is down, not the queue).
  */
 static int
 escalate(struct req *r, const struct conversation *conv, const char *text,
@@ -184,7 +185,7 @@ escalate(struct req *r, const struct conversation *conv, const char *text,
     if (code != BUS_CREATED && code != BUS_OK) {
         log_error(
             "escalation unavailable (%d): cannot queue %s", code, conv->id);
-        return -1;
+        return rv == BUS_OK && code == BUS_UNAVAILABLE ? STORE_DOWN : -1;
     }
     return 0;
 }
@@ -274,10 +275,15 @@ api_chat(struct req *r)
     } else {
         classify(r, text, &res);
         draft(r, &conv, text, &res);
-        if (res.escalated && escalate(r, &conv, text, &res) != 0) {
+        if (res.escalated && (rv = escalate(r, &conv, text, &res)) != 0) {
             /* Keep the message in its conversation for when it is back. */
             conv_push(&conv, "user", text, m[0].at);
-            conv_save(gw->store, gw->conversations, &conv);
+            if (conv_save(gw->store, gw->conversations, &conv) == STORE_DOWN
+                || rv == STORE_DOWN) {
+                /* The store went away after the message was written. */
+                store_down(r);
+                goto out;
+            }
             http_error_hdr(r, 503, "escalation_unavailable",
                 "a person must answer this, and the queue is unavailable; "
                 "your message is saved, try again shortly",

@@ -1,31 +1,43 @@
 """Faults under load: an instance of each agent killed (-9) or stopped
 (SIGTERM) while chats flow, the only instance killed and restarted, the
-gateway stopped mid-load. Nothing acknowledged may be lost."""
+gateway, escalation and metrics stopped mid-load, the store's PostgreSQL
+stopped and restarted mid-load. Nothing acknowledged may be lost."""
 import collections
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
 
 import pytest
 
-from conftest import running_suite
+from conftest import TOP, running_suite
 
 LOAD_S = float(os.environ.get("FAULT_LOAD_S", "30"))
 MESSAGES = ["where is my order?", "I want a refund for my blender",
             "my card was charged twice", "the app crashes on login",
             "hello", "how long does delivery to Germany take?"]
+# Complaints and refunds go to the human queue: the escalation daemon works.
+COMPLAINTS = ["this is outrageous, I want to complain",
+              "I want to complain about your terrible service",
+              "I am very unhappy and want to file a complaint"]
+DEVSTORE = os.path.join(TOP, "scripts", "devstore.sh")
 
 
 class Load:
     """Guest chats from a few threads; every answer is kept for checking."""
 
-    def __init__(self, suite, threads=4):
+    def __init__(self, suite, threads=4, messages=MESSAGES, timeout=30):
         self.suite = suite
+        self.messages = messages
+        self.timeout = timeout
         self.stop = threading.Event()
         self.ok, self.bad, self.refused = [], collections.Counter(), 0
-        self.bad_at = []
+        self.ok_at, self.bad_at = [], []
+        self.slowest = 0.0
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run, args=(i,))
                         for i in range(threads)]
@@ -33,19 +45,22 @@ class Load:
     def run(self, k):
         i = k
         while not self.stop.is_set():
-            text = f"{MESSAGES[i % len(MESSAGES)]} #{k}-{i}"
+            text = f"{self.messages[i % len(self.messages)]} #{k}-{i}"
             i += len(self.threads)
+            t0 = time.monotonic()
             try:
-                r = self.suite.request("POST", "/api/chat",
-                                       {"message": text}, timeout=30)
+                r = self.suite.request("POST", "/api/chat", {"message": text},
+                                       timeout=self.timeout)
             except (urllib.error.URLError, ConnectionError, OSError):
                 with self.lock:
                     self.refused += 1
                 time.sleep(0.05)
                 continue
             with self.lock:
+                self.slowest = max(self.slowest, time.monotonic() - t0)
                 if r.status == 200:
                     self.ok.append((text, r.json()))
+                    self.ok_at.append(time.monotonic())
                 else:
                     self.bad[(r.status, r.body[:80])] += 1
                     self.bad_at.append((time.monotonic(), r))
@@ -182,3 +197,167 @@ def test_gateway_sigterm_under_load_loses_nothing(fresh_suite):
     # at the door (connection refused while the gateway was down).
     for text, answer in load.ok:
         stored(s, text, answer)
+
+
+def escalated_ids(suite):
+    """The conversations in the human queue (pending or claimed)."""
+    token, ids, offset = suite.admin_token(), set(), 0
+    while True:
+        r = suite.request("GET", "/api/hitl/escalations/pending?limit=200"
+                          f"&offset={offset}", token=token)
+        assert r.status == 200, r.body
+        items = r.json()["escalations"]
+        ids.update(it["conversation_id"] for it in items)
+        if len(items) < 200:
+            return ids
+        offset += 200
+
+
+@pytest.mark.parametrize("daemon", ["escalation", "metrics"])
+def test_daemon_sigterm_under_load_loses_nothing(fresh_suite, daemon):
+    s = fresh_suite
+    with Load(s, messages=COMPLAINTS + MESSAGES, timeout=20) as load:
+        time.sleep(min(LOAD_S / 3, 4))
+        assert s.stop(daemon) == 0, f"{daemon} did not exit 0 on SIGTERM"
+        stopped = time.monotonic()
+        time.sleep(1)
+        s.start(daemon)
+        s.wait_healthy(timeout=30)
+        healthy = time.monotonic()
+        n = len(load.ok)
+        time.sleep(min(LOAD_S / 3, 4))
+    assert load.refused == 0, (load.refused, load.slowest)
+    assert len(load.ok) > n > 10, (n, len(load.ok))
+    # Metrics down: nothing waits. Escalation down: a chat that needs a
+    # person gets a clear 503 with Retry-After, its message kept; only then.
+    for at, r in load.bad_at:
+        assert daemon == "escalation", (r.status, r.body)
+        assert r.status == 503 and stopped - 1 < at < healthy + 1, (
+            r.status, r.body)
+        assert r.json()["error"] == "escalation_unavailable", r.body
+        assert r.headers.get("Retry-After"), r.body
+    for key, p in s.procs.items():
+        assert p.poll() is None, f"{key} died"
+    for text, answer in load.ok:
+        stored(s, text, answer)
+    queued = escalated_ids(s)
+    lost = [a["conversation_id"] for _, a in load.ok
+            if a["escalated"] and a["conversation_id"] not in queued]
+    assert lost == [], lost[:3]
+    n_esc = sum(1 for _, a in load.ok if a["escalated"])
+    print(f"\n{daemon} SIGTERM: {len(load.ok)} chats acknowledged "
+          f"({n_esc} escalated), {sum(load.bad.values())} answered 503, "
+          "all stored")
+
+
+@pytest.fixture
+def private_store():
+    """A store of this test's own: its PostgreSQL may be stopped."""
+    d = tempfile.mkdtemp(prefix="suite-store-")
+    try:
+        out = subprocess.run([DEVSTORE, "start", d], check=True, text=True,
+                             capture_output=True, timeout=120).stdout
+        uri = [l for l in out.splitlines() if l.startswith("MONGO_URI=")][-1]
+        yield d, uri.split("=", 1)[1]
+    finally:
+        subprocess.run([DEVSTORE, "destroy", d], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class HealthWatch:
+    """/api/health polled from a thread: (time asked, HTTP status, overall
+    status, store status)."""
+
+    def __init__(self, suite):
+        self.suite = suite
+        self.seen = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = self.suite.request("GET", "/api/health", timeout=10)
+                self.seen.append((t0, r.status,
+                                  r.json()["status"],
+                                  r.json()["dependencies"]["store"]["status"]))
+            except (OSError, ValueError, KeyError) as e:
+                self.seen.append((t0, None, repr(e), None))
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def test_store_stopped_and_restarted_under_load(private_store):
+    """PostgreSQL stopped for ~5 s under chat load, then started again:
+    no crash, no hang, 503 store_unavailable with Retry-After while it is
+    away, health names the store, chats flow again by themselves."""
+    d, uri = private_store
+    down_s = 5
+    with running_suite(uri, {"RATE_CHAT_IP": "0"}) as s:
+        with HealthWatch(s) as health, \
+                Load(s, messages=MESSAGES + COMPLAINTS, timeout=20) as load:
+            time.sleep(3)
+            stopping = time.monotonic()
+            subprocess.run([DEVSTORE, "pg-stop", d], check=True, timeout=60)
+            stopped = time.monotonic()
+            time.sleep(down_s)
+            n_down = len(load.ok)
+            starting = time.monotonic()
+            subprocess.run([DEVSTORE, "pg-start", d], check=True, timeout=60)
+            started = time.monotonic()
+            # Until a chat is acknowledged again, then 3 s without a failure.
+            back = None
+            while time.monotonic() < started + 30:
+                with load.lock:
+                    if back is None and load.ok_at[n_down:]:
+                        back = load.ok_at[n_down]
+                    last_bad = load.bad_at[-1][0] if load.bad_at else 0
+                if back and time.monotonic() - max(back, last_bad) > 3:
+                    break
+                time.sleep(0.05)
+            s.wait_healthy(timeout=10)
+        for key, p in s.procs.items():
+            assert p.poll() is None, f"{key} died"
+        assert load.refused == 0, (
+            f"{load.refused} requests refused or timed out "
+            f"(slowest answer {load.slowest:.1f} s)")
+        statuses = collections.Counter(r.status for _, r in load.bad_at)
+        during = [a for a in load.ok_at if stopped < a < starting]
+        print(f"\nstore down {starting - stopping:.1f} s: "
+              f"{len(during)} chats acknowledged while down, "
+              f"{dict(statuses)} failed; "
+              f"pg-stop took {stopped - stopping:.1f} s, "
+              f"pg-start {started - starting:.1f} s; slowest answer "
+              f"{load.slowest:.2f} s")
+        assert back is not None, "chats never succeeded again"
+        last_bad = max((at for at, _ in load.bad_at), default=starting)
+        print(f"first chat acknowledged {back - starting:.2f} s after "
+              f"pg-start began, last failure {last_bad - starting:.2f} s "
+              f"after it; {len(load.ok)} acknowledged in all")
+        assert back - starting < 30
+        # Only while the store was away, only 503 naming it, with Retry-After.
+        for at, r in load.bad_at:
+            assert stopping <= at <= back + 1, (at - starting, r.status,
+                                                r.body)
+            assert r.status == 503, (r.status, r.body)
+            assert r.json()["error"] == "store_unavailable", r.body
+            assert r.headers.get("Retry-After"), r.body
+        assert load.bad_at, "no chat failed while the store was down"
+        # Health named the store while it was down, and is healthy after.
+        down = [h for h in health.seen if stopped < h[0] < starting]
+        assert down and all(h[1:] == (503, "degraded", "down") for h in down), (
+            down[:3])
+        after = [h for h in health.seen if h[0] > back + 1]
+        assert after and after[-1][1:] == (200, "healthy", "up"), after[-3:]
+        # Every chat acknowledged with 200, before or after, is stored.
+        for text, answer in load.ok:
+            stored(s, text, answer)
