@@ -8,6 +8,7 @@
  *                [--C X] [--ngram-C X] [--emb-scale X] [--cw-power X]
  *                [--solver N] [--bits N] [--char-weight X] [--quant i8|f32]
  *                [--skip-loss X] [--probe FILE] [--other-shift X]
+ *                [--hybrid-only]
  *
  * Validation holds out whole sources: for each fold SPEC (sources joined
  * by '+') both heads are trained on the other rows and scored on the held-out
@@ -16,6 +17,8 @@
  * n-gram confidence above which the encoder may be skipped. Then both heads
  * are trained on all rows and written to --out. Several --data files are
  * read as one set; a source that no fold names is always trained on.
+ * --hybrid-only (for sweeps, without --out) trains and scores only the
+ * hybrid head in the folds; the n-gram columns then read 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +50,7 @@ struct opts {
     char *folds[MAX_FOLDS];
     int nfolds;
     int validate;
+    int hybrid_only; /* sweeps: folds train and score the hybrid head only */
     int quant;
     double skip_loss;
     struct fit_opts fit; /* hybrid head */
@@ -104,7 +108,7 @@ usage(void)
         "         [--no-validate] [--C X] [--ngram-C X] [--emb-scale X]\n"
         "         [--cw-power X] [--solver N] [--bits N] [--char-weight X]\n"
         "         [--quant i8|f32] [--skip-loss X] [--probe FILE]\n"
-        "         [--other-shift X]\n");
+        "         [--other-shift X] [--hybrid-only]\n");
 }
 
 static int
@@ -131,6 +135,7 @@ parse_args(int argc, char **argv, struct opts *o)
         {"other-shift", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {"char-weight", required_argument, NULL, 'c'},
+        {"hybrid-only", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     char *folds = default_folds;
@@ -173,6 +178,9 @@ parse_args(int argc, char **argv, struct opts *o)
             break;
         case 'n':
             o->validate = 0;
+            break;
+        case 'H':
+            o->hybrid_only = 1;
             break;
         case 'C':
             if (parse_double(optarg, 1e-4, 1e6, &o->fit.C) < 0)
@@ -233,7 +241,7 @@ parse_args(int argc, char **argv, struct opts *o)
             return -1;
         }
     }
-    if (o->ndata == 0 || optind != argc)
+    if (o->ndata == 0 || optind != argc || (o->hybrid_only && o->out != NULL))
         return -1;
     for (char *p = folds; p != NULL && *p;) {
         char *e = strchr(p, ',');
@@ -286,7 +294,7 @@ train_heads(
     m->fp = r->o->fp;
     m->emb_dim = r->kinds > 1 ? ENCODER_DIM : 0;
     m->skip_threshold = 2.0f;
-    for (int k = 0; k < r->kinds; k++) {
+    for (int k = r->o->hybrid_only && r->kinds > 1; k < r->kinds; k++) {
         double t0 = now();
         struct fit_opts fo = r->o->fit;
         if (k == HEAD_NGRAM)
@@ -369,7 +377,7 @@ run_fold(struct run *r, const char *spec, struct fold_result *fr)
         rc = -ENOMEM;
         goto out;
     }
-    for (int k = 0; k < r->kinds; k++) {
+    for (int k = r->o->hybrid_only && r->kinds > 1; k < r->kinds; k++) {
         rc = classify_rows(r, c, k, test, ntest, res);
         if (rc < 0)
             goto out;
