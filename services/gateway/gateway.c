@@ -24,36 +24,43 @@ static const char *const peer_names[NPEERS]
     = {"intent-agent", "support-agent", "escalation", "metrics"};
 
 static const struct route routes[] = {
-    {"GET", "/api/health", api_health, ROLE_NONE},
-    {"POST", "/api/auth/signup", api_signup, ROLE_NONE},
-    {"POST", "/api/auth/login", api_login, ROLE_NONE},
-    {"GET", "/api/auth/me", api_me, ROLE_USER},
-    {"POST", "/api/auth/password", api_password_change, ROLE_USER},
-    {"GET", "/api/admin/users", api_admin_users_list, ROLE_ADMIN},
-    {"POST", "/api/admin/users", api_admin_users_create, ROLE_ADMIN},
+    {"GET", "/api/health", api_health, ROLE_NONE, true},
+    {"POST", "/api/auth/signup", api_signup, ROLE_NONE, false},
+    {"POST", "/api/auth/login", api_login, ROLE_NONE, false},
+    {"GET", "/api/auth/me", api_me, ROLE_USER, false},
+    {"POST", "/api/auth/password", api_password_change, ROLE_USER, false},
+    {"GET", "/api/admin/users", api_admin_users_list, ROLE_ADMIN, false},
+    {"POST", "/api/admin/users", api_admin_users_create, ROLE_ADMIN, false},
     {"POST", "/api/admin/users/{id}/disable", api_admin_user_disable,
-        ROLE_ADMIN},
-    {"POST", "/api/admin/users/{id}/enable", api_admin_user_enable, ROLE_ADMIN},
-    {"POST", "/api/chat", api_chat, ROLE_NONE},
-    {"GET", "/api/chat/history", api_chat_history, ROLE_NONE},
-    {"GET", "/api/chat/stream", api_chat_stream, ROLE_NONE},
-    {"GET", "/api/admin/audit", api_admin_audit, ROLE_ADMIN},
-    {"GET", "/api/hitl/stream", api_hitl_stream, ROLE_AGENT},
-    {"GET", "/api/hitl/escalations/pending", api_hitl_list, ROLE_AGENT},
-    {"GET", "/api/hitl/escalations/{id}", api_hitl_get, ROLE_AGENT},
-    {"POST", "/api/hitl/escalations/{id}/claim", api_hitl_claim, ROLE_AGENT},
-    {"POST", "/api/hitl/escalations/{id}/release", api_hitl_release,
-        ROLE_AGENT},
-    {"POST", "/api/hitl/escalations/{id}/approve", api_hitl_approve,
-        ROLE_AGENT},
-    {"POST", "/api/hitl/escalations/{id}/edit", api_hitl_edit, ROLE_AGENT},
-    {"POST", "/api/hitl/escalations/{id}/reject", api_hitl_reject, ROLE_AGENT},
-    {"GET", "/api/monitoring/metrics", api_monitoring_metrics, ROLE_ADMIN},
-    {"GET", "/api/monitoring/dashboard", api_monitoring_dashboard, ROLE_ADMIN},
-    {"GET", "/api/monitoring/traces", api_monitoring_traces, ROLE_ADMIN},
-    {"GET", "/api/monitoring/traces/{id}", api_monitoring_trace, ROLE_ADMIN},
+        ROLE_ADMIN, false},
+    {"POST", "/api/admin/users/{id}/enable", api_admin_user_enable, ROLE_ADMIN,
+        false},
+    {"POST", "/api/chat", api_chat, ROLE_NONE, false},
+    {"GET", "/api/chat/history", api_chat_history, ROLE_NONE, false},
+    {"GET", "/api/chat/stream", api_chat_stream, ROLE_NONE, true},
+    {"GET", "/api/admin/audit", api_admin_audit, ROLE_ADMIN, false},
+    {"GET", "/api/hitl/stream", api_hitl_stream, ROLE_AGENT, true},
+    {"GET", "/api/hitl/escalations/pending", api_hitl_list, ROLE_AGENT, false},
+    {"GET", "/api/hitl/escalations/{id}", api_hitl_get, ROLE_AGENT, false},
+    {"POST", "/api/hitl/escalations/{id}/claim", api_hitl_claim, ROLE_AGENT,
+        false},
+    {"POST", "/api/hitl/escalations/{id}/release", api_hitl_release, ROLE_AGENT,
+        false},
+    {"POST", "/api/hitl/escalations/{id}/approve", api_hitl_approve, ROLE_AGENT,
+        false},
+    {"POST", "/api/hitl/escalations/{id}/edit", api_hitl_edit, ROLE_AGENT,
+        false},
+    {"POST", "/api/hitl/escalations/{id}/reject", api_hitl_reject, ROLE_AGENT,
+        false},
+    {"GET", "/api/monitoring/metrics", api_monitoring_metrics, ROLE_ADMIN,
+        true},
+    {"GET", "/api/monitoring/dashboard", api_monitoring_dashboard, ROLE_ADMIN,
+        true},
+    {"GET", "/api/monitoring/traces", api_monitoring_traces, ROLE_ADMIN, true},
+    {"GET", "/api/monitoring/traces/{id}", api_monitoring_trace, ROLE_ADMIN,
+        true},
     /* Checks its own credentials: an admin, or the scraper's token. */
-    {"GET", "/metrics", api_prometheus, ROLE_NONE},
+    {"GET", "/metrics", api_prometheus, ROLE_NONE, true},
 };
 
 /*
@@ -226,10 +233,12 @@ cors(struct req *r)
 
 /*
  * An API request is a trace's root span here: continued from the client's
- * traceparent when it sends a valid one, else a new trace. Streams are not
- * traced (they last as long as the client stays), nor health probes (an
- * orchestrator's every few seconds; their 503 while a daemon is away is an
- * answer, not the gateway failing).
+ * traceparent when it sends a valid one, else a new trace. Routes marked
+ * untraced are not: streams (they last as long as the client stays), health
+ * probes (an orchestrator's every few seconds; their 503 while a daemon is
+ * away is an answer, not the gateway failing), and the monitoring reads
+ * themselves (a dashboard refreshing every few seconds and a Prometheus
+ * scraper would fill the traces they look at with their own).
  */
 static void
 begin_trace(struct req *r, const struct route *rt)
@@ -237,9 +246,7 @@ begin_trace(struct req *r, const struct route *rt)
     char trace_id[TRACE_ID_LEN + 1], parent[SPAN_ID_LEN + 1], name[SPAN_NAME];
     bool given = trace_parse(http_header(r, "traceparent"), trace_id, parent);
 
-    if (rt != NULL
-        && (rt->fn == api_chat_stream || rt->fn == api_hitl_stream
-            || rt->fn == api_health)) {
+    if (rt != NULL && rt->untraced) {
         log_set_context(r->request_id, NULL);
         return;
     }

@@ -54,6 +54,7 @@ struct route {
     const char *pattern; /* "/api/hitl/escalations/{id}/approve" */
     route_fn fn;
     enum role min_role; /* ROLE_NONE: public */
+    bool untraced;      /* no span: see begin_trace() in gateway.c */
 };
 
 /*
