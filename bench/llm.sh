@@ -7,6 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . bench/lib.sh
 BIN_DIR=${BIN_DIR:-build/bin}
+BENCH_BIN=${BENCH_BIN:-build/bench}
 CONN=${CONN:-512}
 DELAY=${DELAY:-1}
 DUR=${DUR:-20}
@@ -39,10 +40,18 @@ request = function()
     '{"message":"' .. msgs[(i % #msgs) + 1] .. '"}')
 end
 LUA
+# The machine's speed today: the bare civetweb handler, same run.
+bare_port=$(free_port)
+"$BENCH_BIN/civetweb_bare" "$bare_port" &
+pids+=($!)
+sleep 0.3
+echo "bare civetweb handler (wrk -t2 -c64 5 s): $(wrk -t2 -c64 -d5s \
+    "http://127.0.0.1:$bare_port/" | rps) requests/s"
+kill -TERM "${pids[-1]}" 2>/dev/null || true
 echo "gateway RSS idle: $(rss "${pid_of[gateway]}")"
 wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 30s --latency -s "$work/chat.lua" \
     "http://127.0.0.1:$PORT/api/chat" | tee "$work/wrk.txt" |
     grep -E 'Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx|Socket errors'
 echo "gateway RSS under load (after): $(rss "${pid_of[gateway]}")"
 echo "support-agent RSS: $(rss "${pid_of[support-agent]}"), intent-agent RSS: $(rss "${pid_of[intent-agent]}")"
-grep -c ERROR "$work/suite.log" | sed 's/^/ERROR log lines: /'
+echo "ERROR log lines: $(grep -c ERROR "$work/suite.log" || true)"

@@ -11,6 +11,7 @@ struct entry {
     const bson_t *doc;
     int result;
     bool done;
+    pthread_cond_t cv; /* done, or this entry heads the queue and may write */
     struct entry *next;
 };
 
@@ -18,7 +19,6 @@ struct store_batch {
     struct store *store;
     char *collection;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* a write ended */
     struct entry *head, *tail;
     int writing, writers;
     size_t writes, docs;
@@ -37,7 +37,6 @@ store_batch_open(struct store_batch **bp, struct store *s,
     b->store = s;
     b->writers = writers > 0 ? writers : 1;
     pthread_mutex_init(&b->mu, NULL);
-    pthread_cond_init(&b->cv, NULL);
     *bp = b;
     return 0;
 }
@@ -47,7 +46,6 @@ store_batch_close(struct store_batch *b)
 {
     if (b == NULL)
         return;
-    pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->mu);
     free(b->collection);
     free(b);
@@ -113,12 +111,19 @@ write_batch(struct store_batch *b, struct entry **es, int n)
     store_put(b->store, cl, coll);
 }
 
+/*
+ * Each waiter sleeps on its own condition variable and is woken only when
+ * its document is written, or when it heads the queue and a writer's place
+ * is free: with hundreds of requests waiting, a shared one would wake them
+ * all at every write.
+ */
 int
 store_batch_insert(struct store_batch *b, const bson_t *doc)
 {
     struct entry e = {.doc = doc};
     struct entry *es[STORE_BATCH_MAX];
 
+    pthread_cond_init(&e.cv, NULL);
     pthread_mutex_lock(&b->mu);
     if (b->tail != NULL)
         b->tail->next = &e;
@@ -126,11 +131,11 @@ store_batch_insert(struct store_batch *b, const bson_t *doc)
         b->head = &e;
     b->tail = &e;
     while (!e.done) {
-        if (b->head == NULL || b->writing >= b->writers) {
-            pthread_cond_wait(&b->cv, &b->mu);
+        if (b->head != &e || b->writing >= b->writers) {
+            pthread_cond_wait(&e.cv, &b->mu);
             continue;
         }
-        /* This caller writes what is queued, its own document or not. */
+        /* At the head with a writer's place free: write what is queued. */
         int n = 0;
         while (b->head != NULL && n < STORE_BATCH_MAX) {
             es[n++] = b->head;
@@ -138,6 +143,8 @@ store_batch_insert(struct store_batch *b, const bson_t *doc)
         }
         if (b->head == NULL)
             b->tail = NULL;
+        else if (b->writing + 1 < b->writers)
+            pthread_cond_signal(&b->head->cv); /* the next may write too */
         b->writing++;
         pthread_mutex_unlock(&b->mu);
         write_batch(b, es, n);
@@ -145,11 +152,16 @@ store_batch_insert(struct store_batch *b, const bson_t *doc)
         b->writing--;
         b->writes++;
         b->docs += (size_t)n;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             es[i]->done = true;
-        pthread_cond_broadcast(&b->cv);
+            if (es[i] != &e)
+                pthread_cond_signal(&es[i]->cv);
+        }
+        if (b->head != NULL)
+            pthread_cond_signal(&b->head->cv);
     }
     pthread_mutex_unlock(&b->mu);
+    pthread_cond_destroy(&e.cv);
     return e.result;
 }
 

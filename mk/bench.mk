@@ -44,7 +44,7 @@ bench-reporting: build-all
 .PHONY: bench-llm
 bench: bench-llm
 bench-llm: build-all
-	@BIN_DIR=$(BIN) bench/llm.sh
+	@BIN_DIR=$(BIN) BENCH_BIN=$(BENCH_BIN) bench/llm.sh
 
 .PHONY: bench-hitl
 bench: bench-hitl
