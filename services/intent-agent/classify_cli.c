@@ -3,6 +3,8 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -160,6 +162,71 @@ write_result(FILE *out, const struct classify_result *r)
     return fputs("}}\n", out) < 0 ? -EIO : 0;
 }
 
+/* One part of a batch, classified on a thread of its own. */
+struct part {
+    pthread_t thread;
+    struct classifier *c;
+    unsigned flags;
+    const char **texts;
+    size_t n;
+    struct classify_result *res;
+    int rc;
+};
+
+static void *
+part_main(void *arg)
+{
+    struct part *p = arg;
+
+    p->rc = classifier_classify(p->c, p->texts, p->n, NULL, p->flags, p->res);
+    return NULL;
+}
+
+/*
+ * Classify texts in up to CLASSIFY_CLI_THREADS parts at once (one BLAS
+ * thread each, as in the daemon): parts of at least 8 texts, so small
+ * batches, and single interactive lines, stay on the calling thread.
+ */
+static int
+classify_parallel(struct classifier *c, unsigned flags, const char **texts,
+    size_t nt, struct classify_result *res)
+{
+    struct part parts[CLASSIFY_CLI_THREADS];
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t np = nt / 8;
+
+    if (np > CLASSIFY_CLI_THREADS)
+        np = CLASSIFY_CLI_THREADS;
+    if (cpus > 0 && np > (size_t)cpus)
+        np = (size_t)cpus;
+    if (np < 2)
+        return classifier_classify(c, texts, nt, NULL, flags, res);
+    size_t per = (nt + np - 1) / np;
+    bool threaded[CLASSIFY_CLI_THREADS] = {false};
+    for (size_t i = 0; i < np; i++) {
+        size_t from = i * per;
+        parts[i] = (struct part) {.c = c,
+            .flags = flags,
+            .texts = texts + from,
+            .n = from + per > nt ? nt - from : per,
+            .res = res + from};
+        /* Part 0 on this thread; any part whose thread cannot start too. */
+        threaded[i] = i > 0
+            && pthread_create(&parts[i].thread, NULL, part_main, &parts[i])
+                == 0;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (threaded[i])
+            pthread_join(parts[i].thread, NULL);
+        else
+            part_main(&parts[i]);
+        if (parts[i].rc < 0)
+            rc = parts[i].rc;
+    }
+    return rc;
+}
+
 static int
 run_batch(FILE *out, struct classifier *c, unsigned flags, struct item *items,
     size_t n)
@@ -175,7 +242,7 @@ run_batch(FILE *out, struct classifier *c, unsigned flags, struct item *items,
     if (nt > 0) {
         res = malloc(nt * sizeof *res);
         crc = res == NULL ? -ENOMEM
-                          : classifier_classify(c, texts, nt, NULL, flags, res);
+                          : classify_parallel(c, flags, texts, nt, res);
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (items[i].text == NULL) {

@@ -8,8 +8,9 @@
  * or, for a line that cannot be classified, {"error":"..."}: a line over
  * CLASSIFY_CLI_MAX_LINE bytes, malformed JSON, no "text" string. Blank lines
  * are skipped. Lines that are already available are classified together,
- * up to CLASSIFY_CLI_BATCH at a time, and each batch's answers are flushed
- * before the reader waits for more input, so the stream works both for
+ * up to CLASSIFY_CLI_BATCH at a time (in parts on up to CLASSIFY_CLI_THREADS
+ * threads, one per core, when there are enough), and each batch's answers are
+ * flushed before the reader waits for more input, so the stream works both for
  * interactive use and for throughput.
  */
 #ifndef INTENT_CLASSIFY_CLI_H
@@ -20,7 +21,8 @@
 #include "classifier.h"
 
 #define CLASSIFY_CLI_MAX_LINE (64 * 1024)
-#define CLASSIFY_CLI_BATCH 32
+#define CLASSIFY_CLI_BATCH 64
+#define CLASSIFY_CLI_THREADS 4
 
 /*
  * Classify the lines of in until its end, writing answers to out. When in
