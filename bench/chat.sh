@@ -16,21 +16,6 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 100000)
 
 
-cat >/tmp/bench-chat.lua <<'LUA'
-local msgs = {
-  '{"message":"where is my order?"}',
-  '{"message":"I want a refund for my blender"}',
-  '{"message":"my card was charged twice"}',
-  '{"message":"the app crashes on login"}',
-  '{"message":"hello"}',
-  '{"message":"how long does delivery to Germany take?"}',
-}
-local i = 0
-request = function()
-  i = i + 1
-  return wrk.format("POST", "/api/chat", {["Content-Type"] = "application/json"}, msgs[(i % #msgs) + 1])
-end
-LUA
 
 printf '%-44s %12s %10s %8s\n' "wrk -t2 -c$CONN, ${DUR}s, loopback" "requests/s" "latency" "ratio"
 for n in "${sizes[@]}"; do
@@ -52,7 +37,7 @@ for n in "${sizes[@]}"; do
     curl -fs -XPOST "localhost:$PORT/api/chat" -H 'Content-Type: application/json' \
         -d '{"message":"hello"}' >/dev/null
     bare=$(wrk -t2 -c"$CONN" -d"${DUR}s" "http://127.0.0.1:$bare_port/" | tee "$work/bare.txt" | rps)
-    chat=$(wrk -t2 -c"$CONN" -d"${DUR}s" -s /tmp/bench-chat.lua \
+    chat=$(wrk -t2 -c"$CONN" -d"${DUR}s" -s bench/chat.lua \
         "http://127.0.0.1:$PORT/api/chat" | tee "$work/chat.txt" | rps)
     printf '%-44s %12s %10s %8s\n' "bare civetweb handler" "$bare" "$(lat <"$work/bare.txt")" "1.00"
     printf '%-44s %12s %10s %8.4f\n' "POST /api/chat, $n messages stored" "$chat" \
@@ -61,7 +46,7 @@ for n in "${sizes[@]}"; do
     if [ "${REPORTING:-0}" = 1 ]; then
         kill -TERM "$metrics_pid"; wait "$metrics_pid" 2>/dev/null || true
         sleep 1
-        off=$(wrk -t2 -c"$CONN" -d"${DUR}s" -s /tmp/bench-chat.lua \
+        off=$(wrk -t2 -c"$CONN" -d"${DUR}s" -s bench/chat.lua \
             "http://127.0.0.1:$PORT/api/chat" | tee "$work/off.txt" | rps)
         printf '%-44s %12s %10s %8.4f\n' "  the same, metrics daemon stopped" "$off" \
             "$(lat <"$work/off.txt")" "$(echo "$off / $bare" | bc -l)"

@@ -90,21 +90,6 @@ hop_url="http://127.0.0.1:$PORT/api/monitoring/traces?limit=1"
 curl -fs -H "Authorization: Bearer $token" "$hop_url" >/dev/null
 
 machine_load
-cat >"$work/chat.lua" <<'LUA'
-local msgs = {
-  '{"message":"where is my order?"}',
-  '{"message":"I want a refund for my blender"}',
-  '{"message":"my card was charged twice"}',
-  '{"message":"the app crashes on login"}',
-  '{"message":"hello"}',
-  '{"message":"how long does delivery to Germany take?"}',
-}
-local i = 0
-request = function()
-  i = i + 1
-  return wrk.format("POST", "/api/chat", {["Content-Type"] = "application/json"}, msgs[(i % #msgs) + 1])
-end
-LUA
 
 suite="gateway=${pid_of[gateway]} metrics=${pid_of[metrics]}"
 suite+=" intent-agent=${pid_of[intent-agent]} support-agent=${pid_of[support-agent]}"
@@ -133,8 +118,8 @@ for f in floor percall callback buslib; do run "$f" "http://127.0.0.1:${port_of[
 run hop "$hop_url" -H "Authorization: Bearer $token"
 # The FastAPI app before the chats: its history query scans `messages`
 # (FerretDB v1 serves it with no index), which the chats would grow.
-run fastapi "http://127.0.0.1:$seed_port/api/chat" -s "$work/chat.lua"
-run chat "http://127.0.0.1:$PORT/api/chat" -s "$work/chat.lua"
+run fastapi "http://127.0.0.1:$seed_port/api/chat" -s bench/chat.lua
+run chat "http://127.0.0.1:$PORT/api/chat" -s bench/chat.lua
 
 row() { # label name ratio-to
     printf '%-52s %10s %9s %8.4f\n' "$1" "${rate[$2]}" "$(lat <"$work/$2.txt")" \

@@ -62,21 +62,6 @@ sys.exit(0 if d["intent-agent"]["instances"] == int(sys.argv[1])
 }
 
 machine_load
-cat >"$work/chat.lua" <<'LUA'
-local msgs = {
-  '{"message":"where is my order?"}',
-  '{"message":"I want a refund for my blender"}',
-  '{"message":"my card was charged twice"}',
-  '{"message":"the app crashes on login"}',
-  '{"message":"hello"}',
-  '{"message":"how long does delivery to Germany take?"}',
-}
-local i = 0
-request = function()
-  i = i + 1
-  return wrk.format("POST", "/api/chat", {["Content-Type"] = "application/json"}, msgs[(i % #msgs) + 1])
-end
-LUA
 
 rss_list() { # the RSS of each pid, "a/b/c MB"
     local out="" p
@@ -89,11 +74,11 @@ for n in "${counts[@]}"; do
     start_agents "$n"
     sleep 1
     idle[$n]="gateway $(rss "${pid_of[gateway]}"); intent-agent $(rss_list "${intent[@]}"); support-agent $(rss_list "${support[@]}")"
-    wrk -t2 -c"$CONN" -d1s -s "$work/chat.lua" "http://127.0.0.1:$PORT/api/chat" >/dev/null
+    wrk -t2 -c"$CONN" -d1s -s bench/chat.lua "http://127.0.0.1:$PORT/api/chat" >/dev/null
     cpu_mark "gateway=${pid_of[gateway]}" "intent-agent=${intent[*]}" \
         "support-agent=${support[*]}" "metrics=${pid_of[metrics]}" \
         "escalation=${pid_of[escalation]}" "store=$store_pids"
-    wrk -t2 -c"$CONN" -d"${DUR}s" -s "$work/chat.lua" \
+    wrk -t2 -c"$CONN" -d"${DUR}s" -s bench/chat.lua \
         "http://127.0.0.1:$PORT/api/chat" >"$work/wrk-$n.txt"
     cpu_report "$(wrk_total <"$work/wrk-$n.txt")" >"$work/cpu-$n.txt"
     after[$n]="gateway $(rss "${pid_of[gateway]}"); intent-agent $(rss_list "${intent[@]}"); support-agent $(rss_list "${support[@]}")"
