@@ -8,8 +8,6 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . bench/lib.sh
-BIN_DIR=${BIN_DIR:-build/bin}
-BENCH_BIN=${BENCH_BIN:-build/bench}
 DUR=${DUR:-10}
 CONN=${CONN:-32}
 sizes=("$@")

@@ -6,7 +6,6 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . bench/lib.sh
-BIN_DIR=${BIN_DIR:-build/bin}
 ITEMS=${ITEMS:-300}
 STREAMS=${STREAMS:-500}
 bench_workdir hitl

@@ -1,4 +1,8 @@
-# Shared by the benchmark scripts (sourced, not run).
+# Shared by the benchmark scripts (sourced, not run, from the top folder).
+
+# Where the suite and the benchmark programs were built (make sets both).
+BIN_DIR=${BIN_DIR:-build/bin}
+BENCH_BIN=${BENCH_BIN:-build/bench}
 
 # OpenBLAS picks its kernels at load; choose them like scripts/run.sh does.
 ct=$(scripts/openblas-coretype.sh)

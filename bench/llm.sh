@@ -6,8 +6,6 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . bench/lib.sh
-BIN_DIR=${BIN_DIR:-build/bin}
-BENCH_BIN=${BENCH_BIN:-build/bench}
 CONN=${CONN:-512}
 DELAY=${DELAY:-1}
 DUR=${DUR:-20}
