@@ -17,11 +17,7 @@ bare_port=$(free_port)
 pids+=($!)
 export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri LOG_LEVEL=warn
 export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
-for s in metrics escalation intent-agent support-agent gateway; do
-    "$BIN_DIR/$s" 2>>"$work/suite.log" &
-    pids+=($!)
-done
-for _ in $(seq 1 100); do curl -fs "localhost:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.2; done
+start_suite --wait
 sleep 0.5
 
 token=$(curl -fs -XPOST "localhost:$PORT/api/auth/login" -H 'Content-Type: application/json' \

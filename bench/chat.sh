@@ -25,13 +25,8 @@ for n in "${sizes[@]}"; do
     "$BENCH_BIN/civetweb_bare" "$bare_port" & pids+=($!)
     export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri MONGO_DB=support LOG_LEVEL=warn
     export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
-    for s in metrics escalation intent-agent support-agent gateway; do
-        "$BIN_DIR/$s" 2>>"$work/suite.log" & pids+=($!)
-        [ "$s" = metrics ] && metrics_pid=$!
-    done
-    for _ in $(seq 1 150); do
-        curl -fs "localhost:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.2
-    done
+    start_suite --wait
+    metrics_pid=${pid_of[metrics]}
     curl -fs -XPOST "localhost:$PORT/api/chat" -H 'Content-Type: application/json' \
         -d '{"message":"hello"}' >/dev/null
     bare=$(wrk -t2 -c"$CONN" -d"${DUR}s" "http://127.0.0.1:$bare_port/" | tee "$work/bare.txt" | rps)

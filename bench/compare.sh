@@ -57,12 +57,7 @@ floor buslib bus-
 
 export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri MONGO_DB=support LOG_LEVEL=warn
 export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
-declare -A pid_of
-for s in metrics escalation intent-agent support-agent gateway; do
-    "$BIN_DIR/$s" 2>>"$work/suite.log" &
-    pids+=($!)
-    pid_of[$s]=$!
-done
+start_suite
 seed_port=$(free_port)
 "$SEED_VENV/bin/uvicorn" --app-dir bench/seed app:app --host 127.0.0.1 \
     --port "$seed_port" --workers 2 --no-access-log --log-level warning \

@@ -13,11 +13,7 @@ uri=$(scripts/devstore.sh start "$work/store" 2>/dev/null | sed -n 's/^MONGO_URI
 export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri LOG_LEVEL=warn
 export ADMIN_USERNAME=benchadmin ADMIN_PASSWORD=bench-password-1
 export HTTP_THREADS=$((STREAMS + 64))
-for s in metrics escalation intent-agent support-agent gateway; do
-    "$BIN_DIR/$s" 2>>"$work/suite.log" &
-    pids+=($!)
-done
-for _ in $(seq 1 150); do curl -fs "localhost:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.2; done
+start_suite --wait
 login() {
     curl -fs -XPOST "localhost:$PORT/api/auth/login" -H 'Content-Type: application/json' \
         -d "{\"username\":\"$1\",\"password\":\"$2\"}" |

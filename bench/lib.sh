@@ -107,3 +107,22 @@ machine_load() {
     echo "load average $(cut -d' ' -f1-3 /proc/loadavg); busiest before the runs:"
     top -b -n1 -w 150 | sed -n '8,10p' | awk '{printf "    %s %s%% %s\n", $1, $9, $12}'
 }
+
+# Start the five services from $BIN_DIR (environment already exported),
+# logging to $work/suite.log; pids in $pids and pid_of[service]. With
+# --wait, return once /api/health on $PORT answers 200 (30 s at most).
+declare -A pid_of
+start_suite() {
+    local s
+    for s in metrics escalation intent-agent support-agent gateway; do
+        "$BIN_DIR/$s" 2>>"$work/suite.log" &
+        pids+=($!)
+        pid_of[$s]=$!
+    done
+    [ "${1:-}" = --wait ] || return 0
+    for _ in $(seq 1 150); do
+        curl -fs "localhost:$PORT/api/health" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    echo "bench: the suite did not become healthy (see $work/suite.log)" >&2
+}

@@ -19,13 +19,7 @@ llm_port=$(sed -n 's/^PORT //p' "$work/llm.port")
 export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri LOG_LEVEL=warn
 export LLM_BASE_URL=http://127.0.0.1:$llm_port/v1 LLM_MODEL=fake
 export HTTP_THREADS=$((CONN + 64)) SUPPORT_TIMEOUT_MS=30000
-declare -A pid_of
-for s in metrics escalation intent-agent support-agent gateway; do
-    "$BIN_DIR/$s" 2>>"$work/suite.log" &
-    pids+=($!)
-    pid_of[$s]=$!
-done
-for _ in $(seq 1 150); do curl -fs "localhost:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.2; done
+start_suite --wait
 
 cat >"$work/chat.lua" <<'LUA'
 local msgs = {"where is my order?", "how long does a refund take?",
