@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 
+#include "gemm.h"
 #include "safetensors.h"
 #include "vecmath.h"
 #include "wordpiece.h"
@@ -24,6 +25,9 @@ struct layer {
     const float *wq, *bq, *wk, *bk, *wv, *bv;
     const float *wo, *bo, *ln1_g, *ln1_b;
     const float *wi, *bi, *wo2, *bo2, *ln2_g, *ln2_b;
+    /* The dense layers' weights packed for gemm_dense; Q, K, V as one. */
+    struct gemm_weights qkv, out, inter, out2;
+    float bqkv[3 * ENCODER_DIM];
 };
 
 struct encoder {
@@ -82,7 +86,21 @@ load_layer(struct encoder *e, int i)
     T("output.LayerNorm.weight", ENCODER_DIM, 0, &l->ln2_g);
     T("output.LayerNorm.bias", ENCODER_DIM, 0, &l->ln2_b);
 #undef T
-    return rv;
+    if (rv != 0)
+        return rv;
+
+    const float *qkv[] = {l->wq, l->wk, l->wv};
+    const int dims[] = {ENCODER_DIM, ENCODER_DIM, ENCODER_DIM};
+    const int ffn = FFN;
+    memcpy(l->bqkv, l->bq, sizeof(float) * ENCODER_DIM);
+    memcpy(l->bqkv + ENCODER_DIM, l->bk, sizeof(float) * ENCODER_DIM);
+    memcpy(l->bqkv + 2 * ENCODER_DIM, l->bv, sizeof(float) * ENCODER_DIM);
+    if ((rv = gemm_pack(&l->qkv, qkv, dims, 3, ENCODER_DIM)) != 0
+        || (rv = gemm_pack(&l->out, &l->wo, dims, 1, ENCODER_DIM)) != 0
+        || (rv = gemm_pack(&l->inter, &l->wi, &ffn, 1, ENCODER_DIM)) != 0
+        || (rv = gemm_pack(&l->out2, &l->wo2, dims, 1, FFN)) != 0)
+        return rv;
+    return 0;
 }
 
 int
@@ -133,6 +151,8 @@ encoder_load(struct encoder **ep, const char *dir)
     for (int i = 0; i < LAYERS; i++)
         if ((rv = load_layer(e, i)) != 0)
             goto fail;
+    /* The layers now read their packed copies: the file's pages can go. */
+    safetensors_drop_pages(e->st);
     *ep = e;
     return 0;
 fail:
@@ -145,20 +165,15 @@ encoder_free(struct encoder *e)
 {
     if (e == NULL)
         return;
+    for (int i = 0; i < LAYERS; i++) {
+        gemm_free(&e->layers[i].qkv);
+        gemm_free(&e->layers[i].out);
+        gemm_free(&e->layers[i].inter);
+        gemm_free(&e->layers[i].out2);
+    }
     wordpiece_free(e->wp);
     safetensors_close(e->st);
     free(e);
-}
-
-/* y[n][out] = x[n][in] * W[out][in]^T + b, rows of y ldy floats apart */
-static void
-dense(const float *x, int n, int in, const float *w, const float *b, int out,
-    float *y, int ldy)
-{
-    for (int i = 0; i < n; i++)
-        memcpy(y + (size_t)i * ldy, b, (size_t)out * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x,
-        in, w, in, 1.0f, y, ldy);
 }
 
 /* x = LayerNorm(x + r) row by row (r may be NULL). */
@@ -239,20 +254,15 @@ forward(const struct encoder *e, struct scratch *s, size_t n, float *out)
     for (int li = 0; li < LAYERS; li++) {
         const struct layer *l = &e->layers[li];
         /* Q, K and V side by side in each row of qkv. */
-        const int ld = 3 * ENCODER_DIM;
-        dense(x, m, ENCODER_DIM, l->wq, l->bq, ENCODER_DIM, qkv, ld);
-        dense(x, m, ENCODER_DIM, l->wk, l->bk, ENCODER_DIM, qkv + ENCODER_DIM,
-            ld);
-        dense(x, m, ENCODER_DIM, l->wv, l->bv, ENCODER_DIM,
-            qkv + 2 * ENCODER_DIM, ld);
+        gemm_dense(x, m, ENCODER_DIM, &l->qkv, l->bqkv, qkv, 3 * ENCODER_DIM);
         for (size_t i = 0, off = 0; i < n; off += s->lens[i], i++)
             attend(qkv + off * 3 * ENCODER_DIM, (int)s->lens[i],
                 ctx + off * ENCODER_DIM, s->scores);
-        dense(ctx, m, ENCODER_DIM, l->wo, l->bo, ENCODER_DIM, tmp, ENCODER_DIM);
+        gemm_dense(ctx, m, ENCODER_DIM, &l->out, l->bo, tmp, ENCODER_DIM);
         add_norm(x, tmp, m, l->ln1_g, l->ln1_b);
-        dense(x, m, ENCODER_DIM, l->wi, l->bi, FFN, inter, FFN);
+        gemm_dense(x, m, ENCODER_DIM, &l->inter, l->bi, inter, FFN);
         vec_gelu(inter, total * FFN);
-        dense(inter, m, FFN, l->wo2, l->bo2, ENCODER_DIM, tmp, ENCODER_DIM);
+        gemm_dense(inter, m, FFN, &l->out2, l->bo2, tmp, ENCODER_DIM);
         add_norm(x, tmp, m, l->ln2_g, l->ln2_b);
     }
 

@@ -168,3 +168,10 @@ safetensors_get(const struct safetensors *s, const char *name, struct tensor *t)
     t->data = (const float *)(const void *)(s->data + lo);
     return 0;
 }
+
+void
+safetensors_drop_pages(const struct safetensors *s)
+{
+    /* A private read-only file mapping: dropped pages refault from disk. */
+    (void)madvise((void *)s->map, s->size, MADV_DONTNEED);
+}

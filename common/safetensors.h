@@ -38,4 +38,11 @@ void safetensors_close(struct safetensors *s);
 int safetensors_get(
     const struct safetensors *s, const char *name, struct tensor *t);
 
+/*
+ * Give back the mapped pages read so far, after their tensors were copied
+ * elsewhere: resident memory drops, and a tensor touched again is read
+ * back from the file (its pointers stay valid).
+ */
+void safetensors_drop_pages(const struct safetensors *s);
+
 #endif

@@ -54,12 +54,21 @@ test_matches_reference_single_and_batched(void **state)
             want[n][j] = (float)cJSON_GetArrayItem(v, j)->valuedouble;
         n++;
     }
+    double worst_cos = 1, worst_diff = 0;
     for (int i = 0; i < n; i++) {
         assert_int_equal(encoder_embed(e, &texts[i], 1, one), 0);
         double c = cosine(one, want[i]);
         if (c < 0.999)
             fail_msg("'%.40s': cosine %.6f", texts[i], c);
+        worst_cos = c < worst_cos ? c : worst_cos;
+        for (int j = 0; j < ENCODER_DIM; j++) {
+            double d = fabs((double)one[j] - want[i][j]);
+            worst_diff = d > worst_diff ? d : worst_diff;
+        }
     }
+    print_message("%d texts: lowest cosine %.7f, largest component "
+                  "difference %.2g\n",
+        n, worst_cos, worst_diff);
     assert_int_equal(encoder_embed(e, texts, (size_t)n, batch), 0);
     for (int i = 0; i < n; i++) {
         assert_int_equal(encoder_embed(e, &texts[i], 1, one), 0);
