@@ -32,6 +32,35 @@ deferred(void *arg)
     return NULL;
 }
 
+/* "gather": held until GATHER calls have arrived, then all answered. */
+#define GATHER 6
+static pthread_mutex_t gather_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct bus_call *gathered[GATHER];
+static int ngathered;
+
+static void *
+answer_gathered(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < GATHER; i++)
+        bus_call_reply(gathered[i], BUS_OK, "gathered", NULL);
+    return NULL;
+}
+
+static void
+gather(struct bus_call *call)
+{
+    pthread_mutex_lock(&gather_mu);
+    gathered[ngathered++] = call;
+    if (ngathered == GATHER) {
+        pthread_t t;
+        ngathered = 0;
+        pthread_create(&t, NULL, answer_gathered, NULL);
+        pthread_detach(t);
+    }
+    pthread_mutex_unlock(&gather_mu);
+}
+
 static void
 handler(struct bus_call *call, void *arg)
 {
@@ -52,6 +81,8 @@ handler(struct bus_call *call, void *arg)
     } else if (strcmp(m, "slow") == 0) {
         usleep(300 * 1000);
         bus_call_reply(call, BUS_OK, arg, NULL);
+    } else if (strcmp(m, "gather") == 0) {
+        gather(call);
     } else if (strcmp(m, "defer") == 0) {
         pthread_t t;
         pthread_create(&t, NULL, deferred, call);
@@ -153,18 +184,60 @@ struct caller {
 };
 
 static void *
-call_slow(void *arg)
+call_method(struct caller *k, const char *method)
 {
-    struct caller *k = arg;
     Bus__Meta meta = BUS__META__INIT;
     Bus__Reply *rep;
 
-    k->code = bus_call(k->c, &meta, "slow", NULL, 5000, &rep);
+    k->code = bus_call(k->c, &meta, method, NULL, 5000, &rep);
     if (k->code == BUS_OK) {
         snprintf(k->instance, sizeof(k->instance), "%s", rep->instance);
         bus__reply__free_unpacked(rep, NULL);
     }
     return NULL;
+}
+
+static void *
+call_slow(void *arg)
+{
+    return call_method(arg, "slow");
+}
+
+static void *
+call_gather(void *arg)
+{
+    return call_method(arg, "gather");
+}
+
+/*
+ * One worker, handlers that keep their calls: the worker goes on receiving
+ * on other contexts, so GATHER calls are all held at once and answered
+ * together (with one call at a time they would wait for their deadlines).
+ */
+static void
+test_deferred_calls_held_at_once(void **state)
+{
+    struct bus_client *c;
+    pthread_t t[GATHER];
+    struct caller k[GATHER];
+
+    (void)state;
+    assert_int_equal(bus_client_open(&c, url), 0);
+    struct bus_server *s = start_server("one", 1);
+    wait_peers(c, 1);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < GATHER; i++) {
+            k[i].c = c;
+            pthread_create(&t[i], NULL, call_gather, &k[i]);
+        }
+        for (int i = 0; i < GATHER; i++) {
+            pthread_join(t[i], NULL);
+            assert_int_equal(k[i].code, BUS_OK);
+            assert_string_equal(k[i].instance, "one");
+        }
+    }
+    bus_server_stop(s, 2000);
+    bus_client_close(c);
 }
 
 /*
@@ -296,6 +369,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_echo_and_health),
         cmocka_unit_test(test_two_instances_and_graceful_stop),
+        cmocka_unit_test(test_deferred_calls_held_at_once),
         cmocka_unit_test(test_instance_dies_holding_calls),
         cmocka_unit_test(test_events_batched_and_dropped),
     };
