@@ -12,8 +12,10 @@ DUR=${DUR:-20}
 bench_workdir llm
 
 uri=$(scripts/devstore.sh start "$work/store" 2>/dev/null | sed -n 's/^MONGO_URI=//p')
+store_pids="$(cat "$work/store/devstore.pid") $(head -n 1 "$work/store/pg/data/postmaster.pid")"
 python3 tests/fake_llm/server.py --port 0 --delay "$DELAY" >"$work/llm.port" &
 pids+=($!)
+llm_pid=$!
 for _ in $(seq 1 50); do [ -s "$work/llm.port" ] && break; sleep 0.1; done
 llm_port=$(sed -n 's/^PORT //p' "$work/llm.port")
 export VAR_DIR=$work/var PORT=$(free_port) MONGO_URI=$uri LOG_LEVEL=warn
@@ -41,9 +43,13 @@ echo "bare civetweb handler (wrk -t2 -c64 5 s): $(wrk -t2 -c64 -d5s \
     "http://127.0.0.1:$bare_port/" | rps) requests/s"
 kill -TERM "${pids[-1]}" 2>/dev/null || true
 echo "gateway RSS idle: $(rss "${pid_of[gateway]}")"
+cpu_mark "gateway=${pid_of[gateway]}" "intent-agent=${pid_of[intent-agent]}" \
+    "support-agent=${pid_of[support-agent]}" "escalation=${pid_of[escalation]}" \
+    "metrics=${pid_of[metrics]}" "fake-llm=$llm_pid" "store=$store_pids"
 wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 30s --latency -s "$work/chat.lua" \
     "http://127.0.0.1:$PORT/api/chat" | tee "$work/wrk.txt" |
     grep -E 'Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx|Socket errors'
+cpu_report "$(wrk_total <"$work/wrk.txt")"
 echo "gateway RSS under load (after): $(rss "${pid_of[gateway]}")"
 echo "support-agent RSS: $(rss "${pid_of[support-agent]}"), intent-agent RSS: $(rss "${pid_of[intent-agent]}")"
 echo "ERROR log lines: $(grep -c ERROR "$work/suite.log" || true)"
