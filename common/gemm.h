@@ -6,30 +6,42 @@
  * encoder's time (perf, OpenBLAS 0.3.21). Weights here are laid out once,
  * at load, in panels of 16 outputs by k, the order an AVX2 + FMA kernel
  * reads them; a call only streams them. Without AVX2 + FMA (checked once,
- * at pack time) calls go to cblas_sgemm on the original matrix.
+ * at pack time) calls go to cblas_sgemm on the original matrices. When
+ * OpenBLAS runs its AVX-512 kernels, which outrun this AVX2 one once the
+ * packing is amortised, only small calls (up to 32 rows) use it.
  */
 #ifndef COMMON_GEMM_H
 #define COMMON_GEMM_H
 
 #include <stddef.h>
 
+#define GEMM_MAX_PARTS 4
+
 struct gemm_weights {
-    float *data;    /* owned: the panels, or the stacked rows (fallback) */
-    const float *w; /* fallback: the n x k matrix cblas reads */
-    int n, k;       /* outputs, inputs */
-    int packed;     /* data holds n/16 panels of k x 16 floats */
+    float *panels;   /* n/16 panels of k x 16 floats; NULL: cblas only */
+    int kernel_rows; /* calls of at most this many rows use the panels */
+    const float *part[GEMM_MAX_PARTS]; /* the originals, for cblas */
+    int part_n[GEMM_MAX_PARTS];
+    int nparts;
+    int n, k; /* outputs (all parts), inputs */
 };
 
 /*
- * Pack nparts row-major matrices w[i] (n[i] x k, each n[i] a multiple of
- * 16) as one matrix of their stacked rows: y's row then holds the outputs
- * of part 0, then part 1, ... (one call computes Q, K and V). With one
- * part the original stays readable through g->w for the fallback; with
- * several, the fallback needs the packing, so it is always done.
+ * Pack nparts (at most GEMM_MAX_PARTS) row-major matrices w[i] (n[i] x k,
+ * each n[i] a multiple of 16) as one matrix of their stacked rows: a row of
+ * y then holds the outputs of part 0, then part 1, ... (one call computes
+ * Q, K and V). The w[i] must outlive g (cblas reads them).
  * Returns 0 or -ENOMEM / -EINVAL.
  */
 int gemm_pack(struct gemm_weights *g, const float *const *w, const int *n,
     int nparts, int k);
+
+/*
+ * Whether weights packed from now on use the kernel (on: the default where
+ * the CPU has AVX2 + FMA) or cblas_sgemm. For benchmarks and tests, which
+ * compare the two in one process; call it before loading, not during.
+ */
+void gemm_use_kernel(int on);
 
 /* Free the packing; g may be zeroed or already freed. */
 void gemm_free(struct gemm_weights *g);

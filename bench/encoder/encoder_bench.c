@@ -5,10 +5,11 @@
  *
  * Prints the load time and RSS after load; messages/s for batches of 1, 8
  * and 64 typical customer messages (~10 words) from one caller and from
- * two callers at once (the services' way: one BLAS thread per caller);
- * OpenBLAS's own two threads per caller for comparison; single-message
- * latency (median, p99) on an otherwise idle process, and of a text cut at
- * 256 tokens; RSS at the end.
+ * two callers at once (the services' way), with the dense layers on
+ * weights packed at load (common/gemm.c) and, as the baseline in the same
+ * run, on OpenBLAS's sgemm; single-message latency (median, p99) on an
+ * otherwise idle process, and of a text cut at 256 tokens; RSS at the end
+ * (both encoders loaded).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <cblas.h>
 
 #include "encoder.h"
+#include "gemm.h"
 
 static const char *const messages[] = {
     "Hi, where is my order? It has been two weeks now.",
@@ -131,6 +133,40 @@ cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* One message at a time on an idle process, and a text cut at 256 tokens. */
+static int
+latency(const struct encoder *enc, const char *name)
+{
+    static char longtext[8192];
+    double lat[400];
+    float v[ENCODER_DIM];
+    size_t nlat = sizeof(lat) / sizeof(lat[0]), used = 0;
+
+    for (size_t i = 0; i < nlat; i++) {
+        const char *t = messages[i % NMSG];
+        double s = now();
+        if (encoder_embed(enc, &t, 1, v) != 0)
+            return -1;
+        lat[i] = (now() - s) * 1e3;
+    }
+    qsort(lat, nlat, sizeof(lat[0]), cmp_double);
+    printf("%s: single message median %.2f ms, p99 %.2f ms", name,
+        lat[nlat / 2], lat[nlat * 99 / 100]);
+    for (size_t i = 0; used + 200 < sizeof(longtext); i++)
+        used += (size_t)snprintf(longtext + used, sizeof(longtext) - used,
+            "%s ", messages[i % NMSG]);
+    const char *lt = longtext;
+    for (size_t i = 0; i < 40; i++) {
+        double s = now();
+        if (encoder_embed(enc, &lt, 1, v) != 0)
+            return -1;
+        lat[i] = (now() - s) * 1e3;
+    }
+    qsort(lat, 40, sizeof(lat[0]), cmp_double);
+    printf("; 256-token text median %.2f ms\n", lat[20]);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -138,8 +174,7 @@ main(int argc, char **argv)
     double secs = argc > 2 ? strtod(argv[2], NULL) : 3.0;
     static const size_t batches[] = {1, 8, 64};
     struct encoder *enc;
-    double t0 = now(), lat[400];
-    float v[ENCODER_DIM];
+    double t0 = now();
     int rc;
 
     if (secs <= 0 || secs > 600)
@@ -153,22 +188,34 @@ main(int argc, char **argv)
         openblas_get_corename());
     throughput(enc, 8, 1, 0.5); /* warm-up: pages, BLAS buffers */
 
-    printf("%-34s %8s %8s %8s\n", "messages/s (~10 words each)", "batch 1",
+    /* The baseline in the same run: the same encoder on cblas_sgemm. */
+    struct encoder *base;
+    gemm_use_kernel(0);
+    rc = encoder_load(&base, dir);
+    gemm_use_kernel(1);
+    if (rc != 0) {
+        fprintf(stderr, "encoder_bench: cannot load %s (%d)\n", dir, rc);
+        return 1;
+    }
+    throughput(base, 8, 1, 0.5);
+
+    printf("%-40s %8s %8s %8s\n", "messages/s (~10 words each)", "batch 1",
         "batch 8", "batch 64");
-    static const struct {
+    const struct {
         const char *name;
-        int callers, blas_threads;
+        const struct encoder *enc;
+        int callers;
     } modes[] = {
-        {"1 caller, 1 BLAS thread", 1, 1},
-        {"2 callers, 1 BLAS thread each", 2, 1},
-        {"1 caller, 2 BLAS threads", 1, 2},
-        {"2 callers, 2 BLAS threads each", 2, 2},
+        {"packed weights, 1 caller", enc, 1},
+        {"packed weights, 2 callers", enc, 2},
+        {"OpenBLAS sgemm (baseline), 1 caller", base, 1},
+        {"OpenBLAS sgemm (baseline), 2 callers", base, 2},
     };
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-        openblas_set_num_threads(modes[m].blas_threads);
-        printf("%-34s", modes[m].name);
+        printf("%-40s", modes[m].name);
         for (size_t b = 0; b < 3; b++) {
-            double r = throughput(enc, batches[b], modes[m].callers, secs);
+            double r
+                = throughput(modes[m].enc, batches[b], modes[m].callers, secs);
             if (r < 0) {
                 fprintf(stderr, "encoder_bench: embedding failed\n");
                 return 1;
@@ -178,35 +225,12 @@ main(int argc, char **argv)
         }
         printf("\n");
     }
-    openblas_set_num_threads(1);
 
-    size_t nlat = sizeof(lat) / sizeof(lat[0]);
-    for (size_t i = 0; i < nlat; i++) {
-        const char *t = messages[i % NMSG];
-        double s = now();
-        if (encoder_embed(enc, &t, 1, v) != 0)
-            return 1;
-        lat[i] = (now() - s) * 1e3;
-    }
-    qsort(lat, nlat, sizeof(lat[0]), cmp_double);
-    printf("single message latency: median %.2f ms, p99 %.2f ms\n",
-        lat[nlat / 2], lat[nlat * 99 / 100]);
-    /* The longest input: cut at 256 tokens. */
-    static char longtext[8192];
-    size_t used = 0;
-    for (size_t i = 0; used + 200 < sizeof(longtext); i++)
-        used += (size_t)snprintf(longtext + used, sizeof(longtext) - used,
-            "%s ", messages[i % NMSG]);
-    const char *lt = longtext;
-    for (size_t i = 0; i < 40; i++) {
-        double s = now();
-        if (encoder_embed(enc, &lt, 1, v) != 0)
-            return 1;
-        lat[i] = (now() - s) * 1e3;
-    }
-    qsort(lat, 40, sizeof(lat[0]), cmp_double);
-    printf("256-token text latency: median %.2f ms\n", lat[20]);
+    if (latency(enc, "packed weights") != 0
+        || latency(base, "OpenBLAS sgemm (baseline)") != 0)
+        return 1;
     printf("RSS at the end: %ld MiB\n", rss_kib() / 1024);
     encoder_free(enc);
+    encoder_free(base);
     return 0;
 }
