@@ -364,6 +364,30 @@ slot_finish(struct bus_call *call)
     nng_ctx_recv(call->ctx, call->aio);
 }
 
+static void answer_health(struct bus_call *call);
+
+/* A received request: its deadline, then health or the daemon's handler. */
+static void
+run_call(struct bus_server *s, struct bus_call *call)
+{
+    const Bus__Meta *m = call->req->meta;
+
+    log_set_context(m ? m->request_id : NULL, m ? m->trace_id : NULL);
+    if (m != NULL && m->deadline_ms > 0 && clock_now_ms() > m->deadline_ms)
+        bus_call_reply(call, BUS_DEADLINE, "deadline passed", NULL);
+    else if (strcmp(call->req->method, "health") == 0)
+        answer_health(call);
+    else {
+        call->traced = s->o.events != NULL && m != NULL && m->trace_id != NULL
+            && m->trace_id[0] != '\0';
+        if (call->traced)
+            span_begin(
+                &call->span, m->trace_id, m->parent_span_id, call->req->method);
+        s->o.handler(call, s->o.arg);
+    }
+    log_set_context(NULL, NULL);
+}
+
 static void
 slot_cb(void *arg)
 {
@@ -400,6 +424,12 @@ slot_cb(void *arg)
     }
     pthread_mutex_lock(&s->mu);
     call->state = SLOT_WORK;
+    if (s->o.inline_ok != NULL && s->o.inline_ok(call->req->method)) {
+        /* Cheap and non-blocking: no thread switch to a worker. */
+        pthread_mutex_unlock(&s->mu);
+        run_call(s, call);
+        return;
+    }
     call->next = NULL;
     if (s->tail)
         s->tail->next = call;
@@ -447,22 +477,7 @@ worker_main(void *arg)
         if (s->head == NULL)
             s->tail = NULL;
         pthread_mutex_unlock(&s->mu);
-
-        const Bus__Meta *m = call->req->meta;
-        log_set_context(m ? m->request_id : NULL, m ? m->trace_id : NULL);
-        if (m != NULL && m->deadline_ms > 0 && clock_now_ms() > m->deadline_ms)
-            bus_call_reply(call, BUS_DEADLINE, "deadline passed", NULL);
-        else if (strcmp(call->req->method, "health") == 0)
-            answer_health(call);
-        else {
-            call->traced = s->o.events != NULL && m != NULL
-                && m->trace_id != NULL && m->trace_id[0] != '\0';
-            if (call->traced)
-                span_begin(&call->span, m->trace_id, m->parent_span_id,
-                    call->req->method);
-            s->o.handler(call, s->o.arg);
-        }
-        log_set_context(NULL, NULL);
+        run_call(s, call);
     }
 }
 

@@ -77,6 +77,13 @@ typedef void (*bus_handler_fn)(struct bus_call *call, void *arg);
 /* Extra health facts a daemon reports; may be NULL. */
 typedef bool (*bus_health_fn)(void *arg);
 
+/*
+ * Whether the handler of `method` never blocks (reads memory, queues work
+ * for its own threads): such requests run on nng's completion thread as
+ * they arrive, without the hand-over to a worker. NULL: none does.
+ */
+typedef bool (*bus_inline_fn)(const char *method);
+
 struct bus_server_opts {
     const char *url;      /* address the gateway listens on */
     const char *service;  /* for logs and health */
@@ -85,6 +92,7 @@ struct bus_server_opts {
     int contexts;         /* requests accepted at once */
     bus_handler_fn handler;
     void *arg;                 /* handed to handler */
+    bus_inline_fn inline_ok;   /* methods handled without a worker */
     bus_health_fn store_ok;    /* NULL: the daemon does not use the store */
     void *store_arg;           /* handed to store_ok */
     struct bus_events *events; /* when set, each traced call is a span */

@@ -103,8 +103,8 @@ ping_store(void *arg)
 
 int
 daemon_serve(const struct config *cfg, const char *service, const char *addr,
-    bus_handler_fn handler, void *arg, struct store *store,
-    struct bus_events *events)
+    bus_handler_fn handler, void *arg, bus_inline_fn inline_ok,
+    struct store *store, struct bus_events *events)
 {
     struct bus_server *srv;
     struct bus_server_opts o = {
@@ -115,6 +115,7 @@ daemon_serve(const struct config *cfg, const char *service, const char *addr,
         .contexts = cfg->bus_contexts,
         .handler = handler,
         .arg = arg,
+        .inline_ok = inline_ok,
         .events = events,
     };
     int rv;

@@ -45,11 +45,12 @@ int daemon_llm(
 /*
  * Serve `handler` on the bus at addr until SIGTERM/SIGINT, then finish the
  * requests in flight and return 0 (or 1 when the bus could not start).
- * store, when not NULL, is pinged for health requests; events, when not
- * NULL, receives a span for every traced request served.
+ * inline_ok (may be NULL) names the methods whose handler never blocks
+ * (bus_inline_fn). store, when not NULL, is pinged for health requests;
+ * events, when not NULL, receives a span for every traced request served.
  */
 int daemon_serve(const struct config *cfg, const char *service,
-    const char *addr, bus_handler_fn handler, void *arg, struct store *store,
-    struct bus_events *events);
+    const char *addr, bus_handler_fn handler, void *arg,
+    bus_inline_fn inline_ok, struct store *store, struct bus_events *events);
 
 #endif

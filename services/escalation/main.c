@@ -40,7 +40,7 @@ main(int argc, char **argv)
     if (queue_init(&q, store, cfg.claim_ttl_s, cfg.sla_s, events) == 0) {
         q.notify = notify;
         rv = daemon_serve(&cfg, "escalation", cfg.escalation_addr, queue_handle,
-            &q, store, events);
+            &q, NULL, store, events);
     }
     bus_notify_close(notify);
     bus_events_close(events);

@@ -52,7 +52,7 @@ main(int argc, char **argv)
         bus_events_open(&events, cfg.events_addr, "intent-agent", cfg.instance,
             cfg.event_queue);
         rv = daemon_serve(&cfg, "intent-agent", cfg.intent_addr,
-            intent_service_handle, &svc, NULL, events);
+            intent_service_handle, &svc, intent_service_inline, NULL, events);
         intent_service_stop(&svc);
         bus_events_close(events);
     }

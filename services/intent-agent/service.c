@@ -227,6 +227,13 @@ classify(struct bus_call *call, struct intent_service *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+bool
+intent_service_inline(const char *method)
+{
+    /* classify only queues the message for the batchers. */
+    return strcmp(method, "classify") == 0;
+}
+
 void
 intent_service_handle(struct bus_call *call, void *arg)
 {

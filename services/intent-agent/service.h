@@ -67,4 +67,7 @@ void intent_service_stop(struct intent_service *s);
 /* The bus handler; arg is a struct intent_service. */
 void intent_service_handle(struct bus_call *call, void *arg);
 
+/* The methods that only queue work, never block (bus_inline_fn). */
+bool intent_service_inline(const char *method);
+
 #endif

@@ -38,8 +38,8 @@ main(int argc, char **argv)
     if (stats_load(&st, clock_now_ms()) != 0)
         log_warn("history not (fully) read back: the store did not answer");
     if (intake_start(&in, cfg.events_addr, &st) == 0)
-        rv = daemon_serve(
-            &cfg, "metrics", cfg.metrics_addr, query_handle, &st, store, NULL);
+        rv = daemon_serve(&cfg, "metrics", cfg.metrics_addr, query_handle, &st,
+            query_inline, store, NULL);
     intake_stop(in);
     stats_release(&st);
 close:

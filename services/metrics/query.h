@@ -10,4 +10,7 @@
 /* The bus handler; arg is the struct stats. */
 void query_handle(struct bus_call *call, void *arg);
 
+/* The methods answered from memory without blocking (bus_inline_fn). */
+bool query_inline(const char *method);
+
 #endif

@@ -38,7 +38,7 @@ main(int argc, char **argv)
         bus_events_open(&events, cfg.events_addr, "support-agent", cfg.instance,
             cfg.event_queue);
         rv = daemon_serve(&cfg, "support-agent", cfg.support_addr,
-            support_service_handle, &svc, store, events);
+            support_service_handle, &svc, NULL, store, events);
         support_service_stop(&svc);
         bus_events_close(events);
     }

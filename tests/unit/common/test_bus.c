@@ -61,6 +61,39 @@ gather(struct bus_call *call)
     pthread_mutex_unlock(&gather_mu);
 }
 
+/* "hold" waits (on a worker) until a "release" arrives. */
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static bool holding, released;
+
+static void
+hold(struct bus_call *call)
+{
+    pthread_mutex_lock(&hold_mu);
+    holding = true;
+    pthread_cond_broadcast(&hold_cv);
+    while (!released)
+        pthread_cond_wait(&hold_cv, &hold_mu);
+    pthread_mutex_unlock(&hold_mu);
+    bus_call_reply(call, BUS_OK, "held", NULL);
+}
+
+static void
+release(struct bus_call *call)
+{
+    pthread_mutex_lock(&hold_mu);
+    released = true;
+    pthread_cond_broadcast(&hold_cv);
+    pthread_mutex_unlock(&hold_mu);
+    bus_call_reply(call, BUS_OK, "released", NULL);
+}
+
+static bool
+release_inline(const char *method)
+{
+    return strcmp(method, "release") == 0;
+}
+
 static void
 handler(struct bus_call *call, void *arg)
 {
@@ -81,6 +114,10 @@ handler(struct bus_call *call, void *arg)
     } else if (strcmp(m, "slow") == 0) {
         usleep(300 * 1000);
         bus_call_reply(call, BUS_OK, arg, NULL);
+    } else if (strcmp(m, "hold") == 0) {
+        hold(call);
+    } else if (strcmp(m, "release") == 0) {
+        release(call);
     } else if (strcmp(m, "gather") == 0) {
         gather(call);
     } else if (strcmp(m, "defer") == 0) {
@@ -207,6 +244,61 @@ static void *
 call_gather(void *arg)
 {
     return call_method(arg, "gather");
+}
+
+static void *
+call_hold(void *arg)
+{
+    return call_method(arg, "hold");
+}
+
+/*
+ * A method the daemon marks as never blocking is answered on nng's thread:
+ * with the only worker held by another request, "release" still gets
+ * through (through the worker it would wait for its deadline).
+ */
+static void
+test_inline_method_needs_no_worker(void **state)
+{
+    struct bus_client *c;
+    struct bus_server *s;
+    struct caller k = {0};
+    pthread_t t;
+    Bus__Meta meta = BUS__META__INIT;
+    Bus__Reply *rep;
+    struct bus_server_opts o = {
+        .url = url,
+        .service = "test",
+        .instance = "inline",
+        .workers = 1,
+        .contexts = 8,
+        .handler = handler,
+        .arg = (void *)"inline",
+        .inline_ok = release_inline,
+    };
+
+    (void)state;
+    assert_int_equal(bus_client_open(&c, url), 0);
+    assert_int_equal(bus_server_start(&s, &o), 0);
+    wait_peers(c, 1);
+    k.c = c;
+    pthread_create(&t, NULL, call_hold, &k);
+    pthread_mutex_lock(&hold_mu);
+    while (!holding)
+        pthread_cond_wait(&hold_cv, &hold_mu);
+    pthread_mutex_unlock(&hold_mu);
+    int code = bus_call(c, &meta, "release", NULL, 2000, &rep);
+    pthread_mutex_lock(&hold_mu);
+    released = true; /* should "release" have failed: let "hold" end */
+    pthread_cond_broadcast(&hold_cv);
+    pthread_mutex_unlock(&hold_mu);
+    pthread_join(t, NULL);
+    assert_int_equal(code, BUS_OK);
+    assert_string_equal(rep->status->message, "released");
+    bus__reply__free_unpacked(rep, NULL);
+    assert_int_equal(k.code, BUS_OK);
+    bus_server_stop(s, 2000);
+    bus_client_close(c);
 }
 
 /*
@@ -370,6 +462,7 @@ main(void)
         cmocka_unit_test(test_call_echo_and_health),
         cmocka_unit_test(test_two_instances_and_graceful_stop),
         cmocka_unit_test(test_deferred_calls_held_at_once),
+        cmocka_unit_test(test_inline_method_needs_no_worker),
         cmocka_unit_test(test_instance_dies_holding_calls),
         cmocka_unit_test(test_events_batched_and_dropped),
     };
