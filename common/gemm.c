@@ -147,25 +147,20 @@ dense_avx2(const float *x, int m, int ldx, const struct gemm_weights *g,
                 float *yi = y + (size_t)i * ldy + p * NR;
                 const float *bi = b + p * NR;
                 /* Constant row counts: each case is its own unrolled loop. */
+#define TILE(r)                                                                \
+    case r:                                                                    \
+        tile(r, xi, ldx, panel, g->k, bi, yi, ldy);                            \
+        break
                 switch (i0 + mc - i < MR ? i0 + mc - i : MR) {
-                case 6:
-                    tile(6, xi, ldx, panel, g->k, bi, yi, ldy);
-                    break;
-                case 5:
-                    tile(5, xi, ldx, panel, g->k, bi, yi, ldy);
-                    break;
-                case 4:
-                    tile(4, xi, ldx, panel, g->k, bi, yi, ldy);
-                    break;
-                case 3:
-                    tile(3, xi, ldx, panel, g->k, bi, yi, ldy);
-                    break;
-                case 2:
-                    tile(2, xi, ldx, panel, g->k, bi, yi, ldy);
-                    break;
+                    TILE(6);
+                    TILE(5);
+                    TILE(4);
+                    TILE(3);
+                    TILE(2);
                 default:
                     tile(1, xi, ldx, panel, g->k, bi, yi, ldy);
                     break;
+#undef TILE
                 }
             }
         }
