@@ -487,6 +487,51 @@ dup_or(const char *s, const char *fallback)
     return strdup(s != NULL ? s : fallback);
 }
 
+/*
+ * Dial each address of the comma-separated list urls in the background
+ * (blanks around an address are ignored), so one socket reaches every
+ * gateway named. Every address is tried; returns 0, or the first error
+ * (each one logged with `what`), or NNG_EADDRINVAL for a list naming none.
+ */
+static int
+dial_each(nng_socket sock, const char *urls, const char *what)
+{
+    char url[512];
+    int first = 0, n = 0;
+
+    for (const char *p = urls; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        const char *next = p + len + (p[len] == ',');
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len > 0) {
+            int rv = NNG_EADDRINVAL;
+            n++;
+            if (len < sizeof(url)) {
+                memcpy(url, p, len);
+                url[len] = '\0';
+                rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK);
+            }
+            if (rv != 0) {
+                log_error("bus: %s: cannot dial %.*s: %s", what, (int)len, p,
+                    nng_strerror(rv));
+                if (first == 0)
+                    first = rv;
+            }
+        }
+        p = next;
+    }
+    if (n == 0) {
+        log_error("bus: %s: no address given", what);
+        return NNG_EADDRINVAL;
+    }
+    return first;
+}
+
 int
 bus_server_start(struct bus_server **sp, const struct bus_server_opts *o)
 {
@@ -531,9 +576,11 @@ bus_server_start(struct bus_server **sp, const struct bus_server_opts *o)
         pthread_create(&s->threads[i], NULL, worker_main, s);
     for (int i = 0; i < s->nslots; i++)
         slot_recv(&s->slots[i]);
-    /* Non-blocking: keeps retrying in the background until the gateway is up.
+    /*
+     * Non-blocking: keeps retrying in the background until each gateway is
+     * up; one dialer per gateway named, requests taken from all of them.
      */
-    if ((rv = nng_dial(s->sock, o->url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+    if ((rv = dial_each(s->sock, o->url, s->service)) != 0) {
         bus_server_stop(s, 0);
         return rv;
     }
@@ -1018,7 +1065,6 @@ int
 bus_notify_open(struct bus_notify **np, const char *urls)
 {
     struct bus_notify *n = calloc(1, sizeof(*n));
-    char url[512];
     int rv;
 
     if (n == NULL)
@@ -1029,16 +1075,9 @@ bus_notify_open(struct bus_notify **np, const char *urls)
     }
     nng_socket_set_ms(n->sock, NNG_OPT_RECONNMINT, 50);
     nng_socket_set_ms(n->sock, NNG_OPT_RECONNMAXT, 1000);
-    for (const char *p = urls; *p != '\0';) {
-        size_t len = strcspn(p, ",");
-        if (len > 0 && len < sizeof(url)) {
-            memcpy(url, p, len);
-            url[len] = '\0';
-            if ((rv = nng_dial(n->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-                log_warn("bus: notices to %s: %s", url, nng_strerror(rv));
-        }
-        p += len + (p[len] == ',');
-    }
+    /* A subscriber that cannot be dialled misses notices; others still get
+     * them. */
+    dial_each(n->sock, urls, "notices");
     *np = n;
     return 0;
 }

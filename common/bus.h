@@ -85,7 +85,7 @@ typedef bool (*bus_health_fn)(void *arg);
 typedef bool (*bus_inline_fn)(const char *method);
 
 struct bus_server_opts {
-    const char *url;      /* address the gateway listens on */
+    const char *url;      /* gateways' addresses, comma-separated */
     const char *service;  /* for logs and health */
     const char *instance; /* this instance's name */
     int workers;          /* threads running handlers */
@@ -99,8 +99,10 @@ struct bus_server_opts {
 };
 
 /*
- * Dial the gateway (retrying in the background until it is up) and start
- * the workers. Returns 0 with *sp set, or an nng error code.
+ * Dial each gateway of o->url (retrying in the background until it is up)
+ * and start the workers, which answer requests from every gateway. Returns
+ * 0 with *sp set, or an nng error code (an address that cannot be parsed,
+ * or none given).
  */
 int bus_server_start(struct bus_server **sp, const struct bus_server_opts *o);
 

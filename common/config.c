@@ -38,16 +38,27 @@ static const struct var vars[] = {
     {"STORE_WAIT_S", I(store_wait_s), "0", 0, 86400, SVC_STORE, false,
         "give up when the store is unreachable this long at start (0: never)"},
     {"INTENT_ADDR", S(intent_addr), "", 0, 0, SVC_GATEWAY | SVC_INTENT, false,
-        "bus address of intent-agent (default ipc://VAR_DIR/run/intent.ipc)"},
+        "bus address of intent-agent; the gateway listens on it, intent-agent "
+        "dials "
+        "each of a comma-separated list, one per gateway (default "
+        "ipc://VAR_DIR/run/intent.ipc)"},
     {"SUPPORT_ADDR", S(support_addr), "", 0, 0, SVC_GATEWAY | SVC_SUPPORT,
         false,
-        "bus address of support-agent (default ipc://VAR_DIR/run/support.ipc)"},
+        "bus address of support-agent; the gateway listens on it, "
+        "support-agent dials "
+        "each of a comma-separated list, one per gateway (default "
+        "ipc://VAR_DIR/run/support.ipc)"},
     {"ESCALATION_ADDR", S(escalation_addr), "", 0, 0,
         SVC_GATEWAY | SVC_ESCALATION, false,
-        "bus address of escalation (default ipc://VAR_DIR/run/escalation.ipc)"},
+        "bus address of escalation; the gateway listens on it, escalation "
+        "dials "
+        "each of a comma-separated list, one per gateway (default "
+        "ipc://VAR_DIR/run/escalation.ipc)"},
     {"METRICS_ADDR", S(metrics_addr), "", 0, 0, SVC_GATEWAY | SVC_METRICS,
         false,
-        "bus address of metrics (default ipc://VAR_DIR/run/metrics.ipc)"},
+        "bus address of metrics; the gateway listens on it, metrics dials "
+        "each of a comma-separated list, one per gateway (default "
+        "ipc://VAR_DIR/run/metrics.ipc)"},
     {"EVENTS_ADDR", S(events_addr), "", 0, 0, SVC_ALL, false,
         "metrics event intake (default ipc://VAR_DIR/run/events.ipc)"},
     {"NOTIFY_ADDR", S(notify_addr), "", 0, 0, SVC_GATEWAY | SVC_ESCALATION,
@@ -253,21 +264,35 @@ config_load(struct config *cfg, unsigned svc, char *err, size_t errlen)
             *(long *)((char *)cfg + v->off) = x;
     }
 
+    /*
+     * Who listens takes one address; who dials may take a list (a daemon
+     * dials every gateway). The gateway listens on all but EVENTS_ADDR,
+     * which only the metrics daemon listens on.
+     */
     struct {
         char **field;
-        const char *name;
+        const char *name, *var;
+        unsigned listeners;
     } addrs[] = {
-        {&cfg->intent_addr, "intent"},
-        {&cfg->support_addr, "support"},
-        {&cfg->escalation_addr, "escalation"},
-        {&cfg->metrics_addr, "metrics"},
-        {&cfg->events_addr, "events"},
-        {&cfg->notify_addr, "notify"},
+        {&cfg->intent_addr, "intent", "INTENT_ADDR", SVC_GATEWAY},
+        {&cfg->support_addr, "support", "SUPPORT_ADDR", SVC_GATEWAY},
+        {&cfg->escalation_addr, "escalation", "ESCALATION_ADDR", SVC_GATEWAY},
+        {&cfg->metrics_addr, "metrics", "METRICS_ADDR", SVC_GATEWAY},
+        {&cfg->events_addr, "events", "EVENTS_ADDR", SVC_ALL},
+        {&cfg->notify_addr, "notify", "NOTIFY_ADDR", SVC_GATEWAY},
     };
     for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
         if (**addrs[i].field == '\0') {
             free(*addrs[i].field);
             *addrs[i].field = default_addr(cfg, addrs[i].name);
+        }
+        if ((svc & addrs[i].listeners) != 0
+            && strchr(*addrs[i].field, ',') != NULL) {
+            snprintf(err, errlen,
+                "%s=%s: one address here (a list is for the daemons that "
+                "dial the gateways)",
+                addrs[i].var, *addrs[i].field);
+            return -1;
         }
     }
     if (cfg->mongo_uri[0] == '\0') {

@@ -9,11 +9,13 @@
 #   gateway --live   the HTTP server answers at all (any status).
 #   intent-agent, support-agent, escalation, metrics
 #                    the daemon holds an established TCP connection to the
-#                    gateway's bus port of its *_ADDR: it has loaded what it
-#                    needs (models, knowledge, store) and dialed in, so the
-#                    gateway can send it requests. The daemons have no HTTP
-#                    port; this reads the kernel's socket table (/proc/net).
-#                    metrics must also be listening on EVENTS_ADDR.
+#                    bus port of each gateway its *_ADDR lists: it has
+#                    loaded what it needs (models, knowledge, store) and
+#                    dialed in, so every gateway can send it requests. The
+#                    daemons have no HTTP port; this reads the kernel's
+#                    socket table (/proc/net). metrics must also be
+#                    listening on EVENTS_ADDR.
+#   DAEMON --live    connected to at least one gateway.
 set -uo pipefail
 
 svc=${1:-}
@@ -40,15 +42,48 @@ has_socket() { # state field port_hex
          END { exit !ok }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
+# How many established connections go to remote port PORT_HEX.
+connections() { # port_hex
+    awk -v p=":$1" \
+        'FNR > 1 && $4 == "01" && substr($3, length($3) - 4) == p { n++ }
+         END { print n + 0 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# VAR is the gateway's bus address, or a comma-separated list of them (one
+# per gateway; the daemon dials each). Ready: one established connection
+# per address listed (counted per port, as gateways behind different names
+# share one). --live: connected to at least one gateway.
 bus_connected() { # VAR
     local url=${!1:-}
-    local hex
-    if ! hex=$(port_hex "$url"); then
-        echo "healthcheck: $1=$url is not a tcp:// URL; cannot check" >&2
+    local u hex have total=0 short=0
+    local -a urls
+    local -A want=()
+    IFS=, read -ra urls <<<"$url"
+    for u in "${urls[@]}"; do
+        u=${u//[[:space:]]/}
+        [ -n "$u" ] || continue
+        if ! hex=$(port_hex "$u"); then
+            echo "healthcheck: $1=$url: $u is not a tcp:// URL; cannot check" >&2
+            return 1
+        fi
+        want[$hex]=$((${want[$hex]:-0} + 1))
+    done
+    if [ "${#want[@]}" -eq 0 ]; then
+        echo "healthcheck: $1 is empty; cannot check" >&2
         return 1
     fi
-    has_socket 01 3 "$hex" && return 0
-    echo "healthcheck: $svc is not connected to the gateway at $url" >&2
+    for hex in "${!want[@]}"; do
+        have=$(connections "$hex")
+        total=$((total + have))
+        [ "$have" -ge "${want[$hex]}" ] || short=1
+    done
+    if [ "$live" = 1 ]; then
+        [ "$total" -gt 0 ] && return 0
+        echo "healthcheck: $svc is not connected to any gateway of $1=$url" >&2
+        return 1
+    fi
+    [ "$short" = 0 ] && return 0
+    echo "healthcheck: $svc is not connected to every gateway of $1=$url" >&2
     return 1
 }
 

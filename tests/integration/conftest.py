@@ -13,9 +13,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 
@@ -64,12 +66,14 @@ class Suite:
         self.procs = {}
         self.logs = {}
 
-    def start(self, name, key=None):
+    def start(self, name, key=None, env=None):
+        """Start build/bin/name as `key`; env adds to the suite's own."""
         key = key or name
         log = open(os.path.join(self.root, key + ".log"), "ab")
         self.logs[key] = log
         self.procs[key] = subprocess.Popen(
-            [os.path.join(BIN_DIR, name)], cwd=TOP, env=self.env,
+            [os.path.join(BIN_DIR, name)], cwd=TOP,
+            env=dict(self.env, **(env or {})),
             stdout=log, stderr=subprocess.STDOUT)
         return self.procs[key]
 
@@ -144,6 +148,59 @@ class Suite:
 
     def admin_token(self):
         return self.login(*ADMIN)
+
+
+def new_user(suite, role):
+    """A new account: a customer signs up, an admin creates the others."""
+    name = f"{role}{uuid.uuid4().hex[:8]}"
+    if role == "user":
+        return suite.signup(name).json()["access_token"], name
+    admin = suite.admin_token()
+    r = suite.request("POST", "/api/admin/users",
+                      {"username": name, "password": "agent-password-1",
+                       "role": role}, token=admin)
+    assert r.status == 201, r.body
+    return suite.login(name, "agent-password-1"), name
+
+
+class Stream:
+    """Reads server-sent events on a thread of its own."""
+
+    def __init__(self, suite, path, token=None):
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        req = urllib.request.Request(suite.url + path, headers=headers)
+        self.resp = urllib.request.urlopen(req, timeout=60)
+        self.events = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        name = None
+        try:
+            for raw in self.resp:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    self.events.append((name, json.loads(line[6:])))
+        except Exception:
+            pass
+
+    def wait_for(self, pred, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for e in list(self.events):
+                if pred(e):
+                    return e
+            time.sleep(0.05)
+        raise AssertionError(f"no such event in {self.events}")
+
+    def close(self):
+        # Shut the socket: the reader thread and the server's stream end.
+        try:
+            self.resp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+        except (AttributeError, OSError):
+            pass
 
 
 @pytest.fixture(scope="session")

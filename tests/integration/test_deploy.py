@@ -139,6 +139,14 @@ def k8s(tools):
     return docs
 
 
+WORKLOADS = ("Deployment", "StatefulSet")
+
+
+def workloads(k8s):
+    """{name: manifest} of every Deployment and StatefulSet."""
+    return {n: d for (k, n), d in k8s.items() if k in WORKLOADS}
+
+
 def container(deploy):
     cs = deploy["spec"]["template"]["spec"]["containers"]
     assert len(cs) == 1
@@ -271,7 +279,7 @@ def test_every_variable_is_documented(rendered, k8s):
         if key[0] == "Secret":
             for var in doc.get("stringData", {}):
                 used.setdefault(var, f"secret {key[1]}")
-        if key[0] == "Deployment":
+        if key[0] in WORKLOADS:
             for e in container(doc).get("env", []):
                 used.setdefault(e["name"], f"deployment {key[1]}")
     for m in re.finditer(r"^\s*([A-Z][A-Z0-9_]*)=", open(DOCKERFILE).read(),
@@ -317,8 +325,9 @@ def test_k8s_kustomization_lists_everything_but_the_secret(tools):
 
 
 def test_k8s_deployments(k8s):
-    deploys = {n: d for (k, n), d in k8s.items() if k == "Deployment"}
+    deploys = workloads(k8s)
     assert set(deploys) == set(SERVICES)
+    assert {n for (k, n) in k8s if k == "StatefulSet"} == {"gateway"}
     for name, d in deploys.items():
         spec = d["spec"]["template"]["spec"]
         c = container(d)
@@ -333,13 +342,18 @@ def test_k8s_deployments(k8s):
         labels = d["spec"]["template"]["metadata"]["labels"]
         assert d["spec"]["selector"]["matchLabels"].items() <= labels.items()
         if name != "gateway":
-            probe = c["readinessProbe"]["exec"]["command"]
-            assert probe == ["/app/sbin/healthcheck", name], name
-    for name in ("gateway", "metrics"):
-        assert deploys[name]["spec"]["replicas"] == 1
-        assert deploys[name]["spec"]["strategy"]["type"] == "Recreate"
-    gw = container(deploys["gateway"])
-    assert gw["readinessProbe"]["httpGet"]["port"] == "http"
+            # Ready: dialed into every gateway; alive: into any of them.
+            check = ["/app/sbin/healthcheck", name]
+            assert c["readinessProbe"]["exec"]["command"] == check, name
+            for probe in ("startupProbe", "livenessProbe"):
+                assert c[probe]["exec"]["command"] == check + ["--live"], name
+    assert deploys["metrics"]["spec"]["replicas"] == 1
+    assert deploys["metrics"]["spec"]["strategy"]["type"] == "Recreate"
+    gw = deploys["gateway"]["spec"]
+    assert gw["replicas"] >= 2 and gw["serviceName"] == "gateway-bus"
+    assert gw["updateStrategy"]["type"] == "RollingUpdate"
+    assert container(deploys["gateway"])["readinessProbe"]["httpGet"][
+        "port"] == "http"
 
 
 def test_k8s_autoscalers(k8s):
@@ -356,7 +370,7 @@ def test_k8s_autoscalers(k8s):
 
 def test_k8s_references_resolve(k8s):
     secret = k8s[("Secret", "support-secrets")]
-    deploys = {n: d for (k, n), d in k8s.items() if k == "Deployment"}
+    deploys = workloads(k8s)
     for name, d in deploys.items():
         c = container(d)
         for ref in c.get("envFrom", []):
@@ -384,17 +398,27 @@ def test_k8s_references_resolve(k8s):
 
 
 def test_k8s_bus_addresses_agree(k8s):
+    """Each daemon dials every gateway replica by its name on the headless
+    Service; users reach HTTP through the other Service."""
     cm = k8s[("ConfigMap", "support-config")]["data"]
-    gw = container(k8s[("Deployment", "gateway")])
+    sts = k8s[("StatefulSet", "gateway")]
+    gw = container(sts)
     gw_env = {e["name"]: e.get("value") for e in gw["env"]}
     gw_ports = {p["containerPort"] for p in gw["ports"]}
-    svc_ports = {p["port"] for p in k8s[("Service", "gateway")]["spec"]
-                 ["ports"]}
+    bus = k8s[("Service", "gateway-bus")]["spec"]
+    assert bus["clusterIP"] == "None" and bus["publishNotReadyAddresses"]
+    assert sts["spec"]["serviceName"] == "gateway-bus"
+    bus_ports = {p["port"] for p in bus["ports"]}
     for var in GATEWAY_ADDRS:
         host, port = tcp_port(gw_env[var])
         assert host == "0.0.0.0", var
-        assert cm[var] == f"tcp://gateway:{port}", var
-        assert port in gw_ports and port in svc_ports, var
+        assert cm[var].split(",") == [
+            f"tcp://gateway-{i}.gateway-bus:{port}"
+            for i in range(sts["spec"]["replicas"])], var
+        assert port in gw_ports and port in bus_ports, var
+    assert bus_ports == gw_ports - {8080}
+    assert [p["port"] for p in k8s[("Service", "gateway")]["spec"]
+            ["ports"]] == [8080]
     m = container(k8s[("Deployment", "metrics")])
     host, events = tcp_port({e["name"]: e.get("value")
                              for e in m["env"]}["EVENTS_ADDR"])
@@ -410,11 +434,11 @@ def test_k8s_bus_ports_only_for_the_suite(k8s):
     suite = {"app.kubernetes.io/name": "support-suite"}
     for name in ("gateway", "metrics"):
         pol = k8s[("NetworkPolicy", name)]["spec"]
-        labels = k8s[("Deployment", name)]["spec"]["template"]["metadata"][
+        labels = workloads(k8s)[name]["spec"]["template"]["metadata"][
             "labels"]
         assert pol["podSelector"]["matchLabels"].items() <= labels.items()
         bus = {p["containerPort"] for p in
-               container(k8s[("Deployment", name)])["ports"]
+               container(workloads(k8s)[name])["ports"]
                if p["name"] != "http"}
         restricted, open_ = set(), set()
         for rule in pol["ingress"]:
@@ -618,13 +642,14 @@ class ImageSuite(Suite):
         super().__init__(root, store_uri, env)
         self.app = app
 
-    def start(self, name, key=None):
+    def start(self, name, key=None, env=None):
         key = key or name
         log = open(os.path.join(self.root, key + ".log"), "ab")
         self.logs[key] = log
         self.procs[key] = subprocess.Popen(
             [os.path.join(self.app, "sbin", "entrypoint"), name], cwd="/",
-            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            env=dict(self.env, **(env or {})), stdout=log,
+            stderr=subprocess.STDOUT)
         return self.procs[key]
 
 
@@ -668,6 +693,13 @@ def test_image_layout_runs_the_suite_on_a_tcp_bus(store_uri):
                     break
                 time.sleep(0.2)
             assert r.returncode == 0, (svc, r.stderr)
+        # Listing a second gateway, which nobody runs: not ready (it does
+        # not serve every gateway), yet alive (it serves one).
+        two = dict(env, SUPPORT_ADDR=f"{env['SUPPORT_ADDR']}, "
+                   f"tcp://127.0.0.1:{free_port()}")
+        r = healthcheck(app, two, "support-agent")
+        assert r.returncode == 1 and "every gateway" in r.stderr, r.stderr
+        assert healthcheck(app, two, "support-agent", "--live").returncode == 0
         s.stop("intent-agent")
         deadline = time.monotonic() + 15
         while healthcheck(app, env, "intent-agent").returncode == 0:

@@ -3,17 +3,7 @@ import uuid
 
 import pytest
 
-
-def new_user(suite, role):
-    name = f"{role}{uuid.uuid4().hex[:8]}"
-    if role == "user":
-        return suite.signup(name).json()["access_token"], name
-    admin = suite.admin_token()
-    r = suite.request("POST", "/api/admin/users",
-                      {"username": name, "password": "agent-password-1",
-                       "role": role}, token=admin)
-    assert r.status == 201, r.body
-    return suite.login(name, "agent-password-1"), name
+from conftest import Stream, new_user
 
 
 def pending(suite, token, **q):
@@ -265,51 +255,6 @@ def test_claim_expiry_and_sla_breach(store_uri):
         assert late[0]["sla_breached"] is True
         assert s.request("GET", "/api/hitl/escalations/pending?breached=x",
                          token=agent_a).status == 400
-
-
-class Stream:
-    """Reads server-sent events on a thread of its own."""
-
-    def __init__(self, suite, path, token=None):
-        import threading
-        import urllib.request
-        headers = {"Authorization": "Bearer " + token} if token else {}
-        req = urllib.request.Request(suite.url + path, headers=headers)
-        self.resp = urllib.request.urlopen(req, timeout=60)
-        self.events = []
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        import json
-        name = None
-        try:
-            for raw in self.resp:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: "):
-                    self.events.append((name, json.loads(line[6:])))
-        except Exception:
-            pass
-
-    def wait_for(self, pred, timeout=10):
-        import time
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for e in list(self.events):
-                if pred(e):
-                    return e
-            time.sleep(0.05)
-        raise AssertionError(f"no such event in {self.events}")
-
-    def close(self):
-        # Shut the socket: the reader thread and the server's stream end.
-        import socket
-        try:
-            self.resp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
-        except (AttributeError, OSError):
-            pass
 
 
 def test_live_streams_deliver_queue_changes_and_human_replies(suite):

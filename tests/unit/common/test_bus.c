@@ -367,6 +367,59 @@ test_two_instances_and_graceful_stop(void **state)
 }
 
 /*
+ * One instance serving two gateways: it dials each address of its list
+ * (blanks around them ignored) and answers both; one gateway going away
+ * leaves the other served. A list naming nothing, or an address that is
+ * not one, fails at start.
+ */
+static void
+test_one_instance_two_gateways(void **state)
+{
+    char url2[160], list[400];
+    struct bus_client *g1, *g2;
+    struct bus_server *s;
+    Bus__Meta meta = BUS__META__INIT;
+    Bus__Reply *rep;
+
+    (void)state;
+    snprintf(url2, sizeof(url2), "%s.2", url);
+    snprintf(list, sizeof(list), " %s ,%s,", url, url2);
+    assert_int_equal(bus_client_open(&g1, url), 0);
+    assert_int_equal(bus_client_open(&g2, url2), 0);
+    struct bus_server_opts o = {
+        .url = list,
+        .service = "test",
+        .instance = "both",
+        .workers = 2,
+        .contexts = 4,
+        .handler = handler,
+        .arg = (void *)"both",
+    };
+    assert_int_equal(bus_server_start(&s, &o), 0);
+    wait_peers(g1, 1);
+    wait_peers(g2, 1);
+    struct bus_client *gws[] = {g1, g2};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(
+            bus_call(gws[i % 2], &meta, "echo", NULL, 2000, &rep), BUS_OK);
+        assert_string_equal(rep->instance, "both");
+        bus__reply__free_unpacked(rep, NULL);
+    }
+    bus_client_close(g1);
+    assert_int_equal(bus_call(g2, &meta, "echo", NULL, 2000, &rep), BUS_OK);
+    bus__reply__free_unpacked(rep, NULL);
+    bus_server_stop(s, 2000);
+    wait_peers(g2, 0);
+    bus_client_close(g2);
+
+    o.url = " , ";
+    assert_int_equal(bus_server_start(&s, &o), NNG_EADDRINVAL);
+    snprintf(list, sizeof(list), "%s,no-scheme", url);
+    o.url = list;
+    assert_int_not_equal(bus_server_start(&s, &o), 0);
+}
+
+/*
  * The only instance dies holding requests (it took them and never answers):
  * the callers learn it soon after, not at their 5 s deadlines, and the
  * client's pooled contexts serve the next instance as if nothing happened.
@@ -461,6 +514,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_echo_and_health),
         cmocka_unit_test(test_two_instances_and_graceful_stop),
+        cmocka_unit_test(test_one_instance_two_gateways),
         cmocka_unit_test(test_deferred_calls_held_at_once),
         cmocka_unit_test(test_inline_method_needs_no_worker),
         cmocka_unit_test(test_instance_dies_holding_calls),

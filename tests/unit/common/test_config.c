@@ -63,6 +63,13 @@ test_env_overrides(void **state)
     assert_string_equal(cfg.intent_addr, "tcp://10.0.0.1:5555");
     assert_string_equal(cfg.llm_api_key, "sk-test");
     config_release(&cfg);
+
+    /* A daemon dials every gateway of a list; the gateway takes one. */
+    setenv("INTENT_ADDR", "tcp://gw-0:5555,tcp://gw-1:5555", 1);
+    assert_int_equal(config_load(&cfg, SVC_INTENT, err, sizeof(err)), 0);
+    assert_string_equal(cfg.intent_addr, "tcp://gw-0:5555,tcp://gw-1:5555");
+    config_release(&cfg);
+    unsetenv("INTENT_ADDR");
 }
 
 static void
@@ -90,6 +97,9 @@ test_bad_values(void **state)
     expect_bad("LOG_LEVEL", "loud", "LOG_LEVEL");
     expect_bad("JWT_SECRET", "short", "32 bytes");
     expect_bad("ADMIN_USERNAME", "boss", "go together");
+    expect_bad(
+        "INTENT_ADDR", "ipc:///tmp/a.ipc,ipc:///tmp/b.ipc", "one address");
+    expect_bad("NOTIFY_ADDR", "tcp://a:1,tcp://b:1", "NOTIFY_ADDR");
 }
 
 static void
