@@ -368,6 +368,18 @@ def test_k8s_autoscalers(k8s):
         assert h["spec"]["maxReplicas"] > h["spec"]["minReplicas"]
 
 
+def test_k8s_disruption_budgets(k8s):
+    """What runs two or more at once loses at most one pod to a drain."""
+    pdbs = {n: d for (k, n), d in k8s.items() if k == "PodDisruptionBudget"}
+    assert set(pdbs) == set(SCALED) | {"gateway"}
+    for name, pdb in pdbs.items():
+        assert pdb["spec"]["maxUnavailable"] == 1, name
+        labels = workloads(k8s)[name]["spec"]["template"]["metadata"][
+            "labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() \
+            <= labels.items(), name
+
+
 def test_k8s_references_resolve(k8s):
     secret = k8s[("Secret", "support-secrets")]
     deploys = workloads(k8s)
