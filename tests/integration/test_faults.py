@@ -10,70 +10,17 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
 
 import pytest
 
-from conftest import TOP, running_suite
+from conftest import MESSAGES, TOP, Load, running_suite
 
 LOAD_S = float(os.environ.get("FAULT_LOAD_S", "30"))
-MESSAGES = ["where is my order?", "I want a refund for my blender",
-            "my card was charged twice", "the app crashes on login",
-            "hello", "how long does delivery to Germany take?"]
 # Complaints and refunds go to the human queue: the escalation daemon works.
 COMPLAINTS = ["this is outrageous, I want to complain",
               "I want to complain about your terrible service",
               "I am very unhappy and want to file a complaint"]
 DEVSTORE = os.path.join(TOP, "scripts", "devstore.sh")
-
-
-class Load:
-    """Guest chats from a few threads; every answer is kept for checking."""
-
-    def __init__(self, suite, threads=4, messages=MESSAGES, timeout=30):
-        self.suite = suite
-        self.messages = messages
-        self.timeout = timeout
-        self.stop = threading.Event()
-        self.ok, self.bad, self.refused = [], collections.Counter(), 0
-        self.ok_at, self.bad_at = [], []
-        self.slowest = 0.0
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, args=(i,))
-                        for i in range(threads)]
-
-    def run(self, k):
-        i = k
-        while not self.stop.is_set():
-            text = f"{self.messages[i % len(self.messages)]} #{k}-{i}"
-            i += len(self.threads)
-            t0 = time.monotonic()
-            try:
-                r = self.suite.request("POST", "/api/chat", {"message": text},
-                                       timeout=self.timeout)
-            except (urllib.error.URLError, ConnectionError, OSError):
-                with self.lock:
-                    self.refused += 1
-                time.sleep(0.05)
-                continue
-            with self.lock:
-                self.slowest = max(self.slowest, time.monotonic() - t0)
-                if r.status == 200:
-                    self.ok.append((text, r.json()))
-                    self.ok_at.append(time.monotonic())
-                else:
-                    self.bad[(r.status, r.body[:80])] += 1
-                    self.bad_at.append((time.monotonic(), r))
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
 
 
 @pytest.fixture

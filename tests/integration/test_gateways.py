@@ -6,12 +6,11 @@ import os
 import shutil
 import signal
 import tempfile
-import threading
 import time
 
 import pytest
 
-from conftest import DAEMONS, Stream, Suite, new_user
+from conftest import DAEMONS, Load, Stream, Suite, new_user
 
 BUS = ["INTENT_ADDR", "SUPPORT_ADDR", "ESCALATION_ADDR", "METRICS_ADDR",
        "NOTIFY_ADDR"]
@@ -95,38 +94,19 @@ def test_two_gateways_share_daemons_users_and_conversations(two_gateways):
 
 def test_one_gateway_killed_the_other_serves_on(two_gateways):
     a, b = two_gateways
-    stop = threading.Event()
-    answers, failures = [], []
-
-    def load():
-        i = 0
-        while not stop.is_set():
-            i += 1
-            try:
-                r = b.request("POST", "/api/chat",
-                              {"message": f"where is my order? #{i}"},
-                              timeout=30)
-                (answers if r.status == 200 else failures).append(r)
-            except OSError as e:
-                failures.append(e)
-
-    threads = [threading.Thread(target=load) for _ in range(3)]
-    for t in threads:
-        t.start()
-    time.sleep(1.5)
-    a.stop("gateway", sig=signal.SIGKILL)
-    time.sleep(3)
-    stop.set()
-    for t in threads:
-        t.join()
-    assert failures == [] and len(answers) > 10, (len(answers), failures[:3])
-    assert not [r for r in answers if r.json().get("intent_unavailable")]
+    with Load(b, threads=3) as load:
+        time.sleep(1.5)
+        a.stop("gateway", sig=signal.SIGKILL)
+        time.sleep(3)
+    assert not load.bad and load.refused == 0, (load.bad, load.refused)
+    assert len(load.ok) > 10, len(load.ok)
+    assert not [x for _, x in load.ok if x.get("intent_unavailable")]
 
     # Started again, the daemons dial back in by themselves.
     t0 = time.monotonic()
     a.start("gateway", env=a.gw_env)
     a.wait_healthy(timeout=30)
     print(f"\ngateway a healthy again {time.monotonic() - t0:.2f} s after "
-          f"its start; b answered {len(answers)} chats meanwhile, 0 failed")
+          f"its start; b answered {len(load.ok)} chats meanwhile, 0 failed")
     again = chat(a, "the app crashes on login")
     assert again["intent"] == "technical", again
