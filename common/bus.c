@@ -1075,8 +1075,7 @@ bus_notify_open(struct bus_notify **np, const char *urls)
     }
     nng_socket_set_ms(n->sock, NNG_OPT_RECONNMINT, 50);
     nng_socket_set_ms(n->sock, NNG_OPT_RECONNMAXT, 1000);
-    /* A subscriber that cannot be dialled misses notices; others still get
-     * them. */
+    /* A gateway that cannot be dialled misses notices; the others not. */
     dial_each(n->sock, urls, "notices");
     *np = n;
     return 0;

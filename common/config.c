@@ -38,27 +38,24 @@ static const struct var vars[] = {
     {"STORE_WAIT_S", I(store_wait_s), "0", 0, 86400, SVC_STORE, false,
         "give up when the store is unreachable this long at start (0: never)"},
     {"INTENT_ADDR", S(intent_addr), "", 0, 0, SVC_GATEWAY | SVC_INTENT, false,
-        "bus address of intent-agent; the gateway listens on it, intent-agent "
-        "dials "
-        "each of a comma-separated list, one per gateway (default "
-        "ipc://VAR_DIR/run/intent.ipc)"},
+        "bus address of intent-agent: the gateway listens on it; intent-agent "
+        "dials each of a comma-separated list, one per gateway "
+        "(default ipc://VAR_DIR/run/intent.ipc)"},
     {"SUPPORT_ADDR", S(support_addr), "", 0, 0, SVC_GATEWAY | SVC_SUPPORT,
         false,
-        "bus address of support-agent; the gateway listens on it, "
-        "support-agent dials "
-        "each of a comma-separated list, one per gateway (default "
-        "ipc://VAR_DIR/run/support.ipc)"},
+        "bus address of support-agent: the gateway listens on it; "
+        "support-agent dials each of a comma-separated list, one per gateway "
+        "(default ipc://VAR_DIR/run/support.ipc)"},
     {"ESCALATION_ADDR", S(escalation_addr), "", 0, 0,
         SVC_GATEWAY | SVC_ESCALATION, false,
-        "bus address of escalation; the gateway listens on it, escalation "
-        "dials "
-        "each of a comma-separated list, one per gateway (default "
-        "ipc://VAR_DIR/run/escalation.ipc)"},
+        "bus address of escalation: the gateway listens on it; escalation "
+        "dials each of a comma-separated list, one per gateway "
+        "(default ipc://VAR_DIR/run/escalation.ipc)"},
     {"METRICS_ADDR", S(metrics_addr), "", 0, 0, SVC_GATEWAY | SVC_METRICS,
         false,
-        "bus address of metrics; the gateway listens on it, metrics dials "
-        "each of a comma-separated list, one per gateway (default "
-        "ipc://VAR_DIR/run/metrics.ipc)"},
+        "bus address of metrics: the gateway listens on it; metrics "
+        "dials each of a comma-separated list, one per gateway "
+        "(default ipc://VAR_DIR/run/metrics.ipc)"},
     {"EVENTS_ADDR", S(events_addr), "", 0, 0, SVC_ALL, false,
         "metrics event intake (default ipc://VAR_DIR/run/events.ipc)"},
     {"NOTIFY_ADDR", S(notify_addr), "", 0, 0, SVC_GATEWAY | SVC_ESCALATION,
@@ -289,8 +286,8 @@ config_load(struct config *cfg, unsigned svc, char *err, size_t errlen)
         if ((svc & addrs[i].listeners) != 0
             && strchr(*addrs[i].field, ',') != NULL) {
             snprintf(err, errlen,
-                "%s=%s: one address here (a list is for the daemons that "
-                "dial the gateways)",
+                "%s=%s: one address here (only a daemon's addresses of "
+                "the gateways may be a list)",
                 addrs[i].var, *addrs[i].field);
             return -1;
         }
