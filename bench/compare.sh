@@ -16,7 +16,10 @@
 # and reports b/c (target >= 0.80), b/c' and c'/c (what the gateway's own
 # work and the bus library each cost) and d/e (target >= 3), with each
 # server's CPU during its run.
-#   bench/compare.sh            (make bench-compare; DUR=10 CONN=32 MESSAGES=10000)
+# Then PAIRS back-to-back runs of c and b give the median b/c (the floor's
+# rate swings between runs here).
+#   bench/compare.sh            (make bench-compare; DUR=10 CONN=32 MESSAGES=10000
+#                                PAIRS=5 PAIR_DUR=5)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -25,6 +28,9 @@ SEED_VENV=${SEED_VENV:-build/seed-venv}
 DUR=${DUR:-10}
 CONN=${CONN:-32}
 MESSAGES=${MESSAGES:-10000}
+PAIRS=${PAIRS:-5}
+PAIR_DUR=${PAIR_DUR:-5}
+pairs_seen=
 bench_workdir compare
 
 uri=$(scripts/devstore.sh start "$work/store" 2>/dev/null | sed -n 's/^MONGO_URI=//p')
@@ -114,6 +120,27 @@ run hop "$hop_url" -H "Authorization: Bearer $token"
 run fastapi "http://127.0.0.1:$seed_port/api/chat" -s bench/chat.lua
 run chat "http://127.0.0.1:$PORT/api/chat" -s bench/chat.lua
 
+# The floor's rate swings from one run to the next on these machines (two
+# modes, ~16,000 and ~21,000 requests/s): PAIRS more back-to-back runs of c
+# and b, PAIR_DUR s each, alternating which goes first, give b/c per pair
+# and the median of those.
+declare -A prate
+ratios=()
+for i in $(seq 1 "$PAIRS"); do
+    order=(floor hop)
+    [ $((i % 2)) = 1 ] || order=(hop floor)
+    for n in "${order[@]}"; do
+        if [ "$n" = floor ]; then
+            wrk -t2 -c"$CONN" -d"${PAIR_DUR}s" "http://127.0.0.1:${port_of[floor]}/" >"$work/pair.txt"
+        else
+            wrk -t2 -c"$CONN" -d"${PAIR_DUR}s" -H "Authorization: Bearer $token" "$hop_url" >"$work/pair.txt"
+        fi
+        prate[$n]=$(rps <"$work/pair.txt")
+    done
+    ratios+=("$(printf '%.3f' "$(echo "${prate[hop]} / ${prate[floor]}" | bc -l)")")
+    pairs_seen+="${prate[floor]%.*}/${prate[hop]%.*} "
+done
+
 row() { # label name ratio-to
     printf '%-52s %10s %9s %8.4f\n' "$1" "${rate[$2]}" "$(lat <"$work/$2.txt")" \
         "$(echo "${rate[$2]} / ${rate[bare]}" | bc -l)"
@@ -136,6 +163,13 @@ printf '%-44s %8.3f\n' "one hop, gateway / bus-library floor (b/c')" \
     "$(echo "${rate[hop]} / ${rate[buslib]}" | bc -l)"
 printf '%-44s %8.3f\n' "bus library / raw nng floor (c'/c)" \
     "$(echo "${rate[buslib]} / ${rate[floor]}" | bc -l)"
+if [ "$PAIRS" -gt 0 ]; then
+    median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 }
+        END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    printf '%-44s %8.3f   (%s pairs of %s s, c/b: %s; b/c: %s)\n' \
+        "one hop b/c, median of back-to-back pairs" "$median" "$PAIRS" \
+        "$PAIR_DUR" "${pairs_seen% }" "${ratios[*]}"
+fi
 printf '%-44s %8.3f   (target >= 3)\n' "chat, suite / FastAPI (d/e)" \
     "$(echo "${rate[chat]} / ${rate[fastapi]}" | bc -l)"
 grep -h ERROR "$work/suite.log" | sed "s/^[0-9T:.Z-]* //" | sort | uniq -c | sort -rn | head -n 5 || true
