@@ -607,8 +607,13 @@ gateway_bootstrap_admin(struct gateway *gw)
         return -1;
     rv = users_create(gw->store, "admin", hash, ROLE_ADMIN, &u);
     if (rv == STORE_DUP) {
-        log_warn("no admin exists, but the name 'admin' is taken by a "
-                 "non-admin; set ADMIN_USERNAME and ADMIN_PASSWORD");
+        /* Another gateway starting beside this one may have just made it. */
+        if (users_admin_exists(gw->store, &exists) == 0 && exists)
+            log_info("the first admin was created by another gateway");
+        else
+            log_warn("no admin exists, but the name 'admin' is taken by a "
+                     "non-admin; set ADMIN_USERNAME and ADMIN_PASSWORD");
+        explicit_bzero(password, sizeof(password));
         return 0;
     }
     if (rv != 0)

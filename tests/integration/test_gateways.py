@@ -1,7 +1,9 @@
 """Two gateways in front of one set of daemons, as with two gateway replicas:
 each daemon instance dials both (a comma-separated address list), a user and
 a conversation move freely between them, escalation notices reach the
-streams of both, and one gateway killed leaves the other serving."""
+streams of both, one gateway killed leaves the other serving, and gateways
+starting together make the first admin once."""
+import contextlib
 import os
 import shutil
 import signal
@@ -21,8 +23,10 @@ def listen_env(run, tag):
     return {v: f"ipc://{run}/{tag}-{v.lower()}.ipc" for v in BUS}
 
 
-@pytest.fixture
-def two_gateways(store_uri):
+@contextlib.contextmanager
+def gateways(store_uri, gw_extra=None):
+    """The daemons dialing two gateways, a and b, started at once on an
+    empty database; gw_extra adds to both gateways' environment."""
     root = tempfile.mkdtemp(prefix="suite-")
     common = {"JWT_SECRET": "two-gateways-share-this-signing-key-0123",
               "RATE_CHAT_IP": "0"}
@@ -30,14 +34,14 @@ def two_gateways(store_uri):
     b = Suite(root, store_uri, common)
     run = os.path.join(a.var, "run")
     os.makedirs(run, exist_ok=True)
-    a.gw_env, b.gw_env = listen_env(run, "a"), listen_env(run, "b")
+    a.gw_env = dict(listen_env(run, "a"), **(gw_extra or {}))
+    b.gw_env = dict(listen_env(run, "b"), **(gw_extra or {}))
     dial = {v: f"{a.gw_env[v]}, {b.gw_env[v]}" for v in BUS}
     try:
         for d in DAEMONS:
             a.start(d, env=dial)
-        # Both at once on an empty database: one creates the first admin.
         a.start("gateway", env=a.gw_env)
-        b.start("gateway", env=b.gw_env)
+        b.start("gateway", key="gateway-b", env=b.gw_env)
         a.wait_healthy()
         b.wait_healthy()
         yield a, b
@@ -45,6 +49,12 @@ def two_gateways(store_uri):
         b.stop_all()
         a.stop_all()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def two_gateways(store_uri):
+    with gateways(store_uri) as ab:
+        yield ab
 
 
 def chat(gw, text, **more):
@@ -110,3 +120,21 @@ def test_one_gateway_killed_the_other_serves_on(two_gateways):
           f"its start; b answered {len(load.ok)} chats meanwhile, 0 failed")
     again = chat(a, "the app crashes on login")
     assert again["intent"] == "technical", again
+
+
+def test_first_admin_made_once_by_gateways_starting_together(store_uri):
+    """No ADMIN_USERNAME: each gateway finds no admin and makes one; the
+    store lets one win, and the other says so instead of warning."""
+    with gateways(store_uri, {"ADMIN_USERNAME": "", "ADMIN_PASSWORD": ""}) \
+            as (a, b):
+        logs = ""
+        for name in ("gateway", "gateway-b"):
+            with open(os.path.join(a.root, name + ".log"), errors="replace") \
+                    as f:
+                logs += f.read()
+        assert logs.count("First admin created") == 1, logs
+        assert "taken by a non-admin" not in logs, logs
+        lines = open(os.path.join(a.var, "admin-password")).read().split()
+        password = lines[lines.index("password:") + 1]
+        for gw in (a, b):
+            assert gw.login("admin", password)
