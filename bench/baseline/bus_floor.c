@@ -325,6 +325,13 @@ handler(struct mg_connection *conn, void *cbdata)
     return code == 200 ? 200 : 503;
 }
 
+/* Every request, from the hook given to mg_start (no handler lookup). */
+static int
+on_begin_request(struct mg_connection *conn)
+{
+    return handler(conn, mg_get_user_data(mg_get_context(conn)));
+}
+
 static int
 run_http(const char *port_arg, const char *url, const char *threads, bool bus)
 {
@@ -346,13 +353,13 @@ run_http(const char *port_arg, const char *url, const char *threads, bool bus)
         "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
+    cb.begin_request = on_begin_request; /* as the gateway does */
     mg_init_library(0);
-    struct mg_context *ctx = mg_start(&cb, NULL, opts);
+    struct mg_context *ctx = mg_start(&cb, bus ? (void *)client : NULL, opts);
     if (ctx == NULL) {
         fprintf(stderr, "cannot listen on %s\n", port);
         return 1;
     }
-    mg_set_request_handler(ctx, "/", handler, bus ? (void *)client : NULL);
     while (!stop)
         usleep(100 * 1000);
     mg_stop(ctx);

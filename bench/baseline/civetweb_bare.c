@@ -39,6 +39,13 @@ handler(struct mg_connection *conn, void *cbdata)
     return 200;
 }
 
+/* Every request, from the hook given to mg_start (no handler lookup). */
+static int
+on_begin_request(struct mg_connection *conn)
+{
+    return handler(conn, mg_get_user_data(mg_get_context(conn)));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -54,6 +61,7 @@ main(int argc, char **argv)
         "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
+    cb.begin_request = on_begin_request; /* as the gateway does */
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     mg_init_library(0);
@@ -62,7 +70,6 @@ main(int argc, char **argv)
         fprintf(stderr, "cannot listen on %s\n", port);
         return 1;
     }
-    mg_set_request_handler(ctx, "/", handler, NULL);
     while (!stop)
         usleep(100 * 1000);
     mg_stop(ctx);

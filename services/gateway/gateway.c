@@ -323,6 +323,19 @@ done:
     return r.status ? r.status : 500;
 }
 
+/*
+ * Every request, from civetweb's begin_request hook: given to mg_start, so
+ * it answers from the first connection on (a handler registered after
+ * mg_start left a moment where civetweb answered 404 itself, seen while a
+ * restarted gateway took its first requests), and it skips civetweb's own
+ * handler lookup and .htpasswd check.
+ */
+static int
+on_begin_request(struct mg_connection *conn)
+{
+    return on_request(conn, mg_get_user_data(mg_get_context(conn)));
+}
+
 static int
 on_log(const struct mg_connection *conn, const char *message)
 {
@@ -501,6 +514,7 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.log_message = on_log;
+    cb.begin_request = on_begin_request;
     mg_init_library(0);
     gw->http = mg_start(&cb, gw, opts);
     if (gw->http == NULL) {
@@ -508,7 +522,6 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
         gateway_stop(gw);
         return -1;
     }
-    mg_set_request_handler(gw->http, "/", on_request, gw);
     log_info("listening on http://%s (%d threads)", port, cfg->http_threads);
     return 0;
 }
