@@ -310,10 +310,12 @@ bus_call_once(void)
 }
 
 static int
-handler(struct mg_connection *conn, void *cbdata)
+handler(struct mg_connection *conn)
 {
+    /* The bus library's client is the server's user data when it is used. */
+    bool bus = mg_get_user_data(mg_get_context(conn)) != NULL;
     char buf[512], body[128];
-    int n, code = cbdata != NULL ? bus_call_once() : call_once();
+    int n, code = bus ? bus_call_once() : call_once();
 
     int blen = snprintf(
         body, sizeof(body), "{\"status\":%d,\"service\":\"floor\"}", code);
@@ -323,13 +325,6 @@ handler(struct mg_connection *conn, void *cbdata)
         code == 200 ? "200 OK" : "503 Service Unavailable", blen, body);
     mg_write(conn, buf, (size_t)n);
     return code == 200 ? 200 : 503;
-}
-
-/* Every request, from the hook given to mg_start (no handler lookup). */
-static int
-on_begin_request(struct mg_connection *conn)
-{
-    return handler(conn, mg_get_user_data(mg_get_context(conn)));
 }
 
 static int
@@ -353,7 +348,7 @@ run_http(const char *port_arg, const char *url, const char *threads, bool bus)
         "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
-    cb.begin_request = on_begin_request; /* as the gateway does */
+    cb.begin_request = handler; /* as the gateway does */
     mg_init_library(0);
     struct mg_context *ctx = mg_start(&cb, bus ? (void *)client : NULL, opts);
     if (ctx == NULL) {

@@ -24,26 +24,19 @@ on_signal(int sig)
 }
 
 static int
-handler(struct mg_connection *conn, void *cbdata)
+handler(struct mg_connection *conn)
 {
+
     static const char body[] = "{\"status\":\"ok\",\"service\":\"bare\"}";
     char buf[512];
     int n;
 
-    (void)cbdata;
     n = snprintf(buf, sizeof(buf),
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         "Content-Length: %zu\r\n\r\n%s",
         sizeof(body) - 1, body);
     mg_write(conn, buf, (size_t)n);
     return 200;
-}
-
-/* Every request, from the hook given to mg_start (no handler lookup). */
-static int
-on_begin_request(struct mg_connection *conn)
-{
-    return handler(conn, mg_get_user_data(mg_get_context(conn)));
 }
 
 int
@@ -61,7 +54,7 @@ main(int argc, char **argv)
         "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
-    cb.begin_request = on_begin_request; /* as the gateway does */
+    cb.begin_request = handler; /* as the gateway does */
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     mg_init_library(0);

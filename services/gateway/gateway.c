@@ -268,8 +268,15 @@ end_trace(struct req *r)
     bus_span(r->gw->events, &r->span);
 }
 
+/*
+ * Every request, from civetweb's begin_request hook: given to mg_start, so
+ * it answers from the first connection on (a handler registered after
+ * mg_start left a moment where civetweb answered 404 itself, seen while a
+ * restarted gateway took its first requests), and it skips civetweb's own
+ * handler lookup and .htpasswd check.
+ */
 static int
-on_request(struct mg_connection *conn, void *cbdata)
+on_request(struct mg_connection *conn)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     struct req r;
@@ -277,7 +284,7 @@ on_request(struct mg_connection *conn, void *cbdata)
 
     memset(&r, 0, sizeof(r));
     r.conn = conn;
-    r.gw = cbdata;
+    r.gw = mg_get_user_data(mg_get_context(conn));
     r.method = ri->request_method;
     r.path = ri->local_uri ? ri->local_uri : "/";
     r.query = ri->query_string;
@@ -321,19 +328,6 @@ done:
         (long)(clock_mono_us() - t0));
     log_set_context(NULL, NULL);
     return r.status ? r.status : 500;
-}
-
-/*
- * Every request, from civetweb's begin_request hook: given to mg_start, so
- * it answers from the first connection on (a handler registered after
- * mg_start left a moment where civetweb answered 404 itself, seen while a
- * restarted gateway took its first requests), and it skips civetweb's own
- * handler lookup and .htpasswd check.
- */
-static int
-on_begin_request(struct mg_connection *conn)
-{
-    return on_request(conn, mg_get_user_data(mg_get_context(conn)));
 }
 
 static int
@@ -514,7 +508,7 @@ gateway_start(struct gateway *gw, const struct config *cfg, struct store *store)
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.log_message = on_log;
-    cb.begin_request = on_begin_request;
+    cb.begin_request = on_request;
     mg_init_library(0);
     gw->http = mg_start(&cb, gw, opts);
     if (gw->http == NULL) {
