@@ -8,8 +8,9 @@
 int ids_random(void *buf, size_t n);
 
 /*
- * Write nbytes random bytes as lower-case hex plus a NUL into out, which
- * must hold 2 * nbytes + 1 chars. Returns 0 or -1.
+ * Write nbytes (at most 64) random bytes as lower-case hex plus a NUL into
+ * out, which must hold 2 * nbytes + 1 chars. The bytes come from a
+ * per-thread pool of kernel randomness, each used once. Returns 0 or -1.
  */
 int ids_hex(char *out, size_t nbytes);
 

@@ -9,7 +9,6 @@
  * human; store down -> 503 and nothing half-written is acknowledged.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,8 +347,7 @@ api_chat(struct req *r)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "response", m[1].text);
     cJSON_AddStringToObject(o, "intent", res.intent);
-    cJSON_AddNumberToObject(
-        o, "confidence", round((double)res.confidence * 10000) / 10000);
+    json_add_fixed(o, "confidence", (double)res.confidence, 4);
     cJSON_AddStringToObject(o, "agent_type", res.agent_type);
     cJSON_AddBoolToObject(o, "escalated", res.escalated);
     if (res.escalated)

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,11 +87,13 @@ http_raw(struct req *r, int status, const char *content_type, const char *body,
     if (n < 0 || (size_t)n >= sizeof(head))
         n = 0;
     /*
-     * One buffer, one write: with Nagle, split writes cost 40 ms each. On
-     * the heap: civetweb's threads have 100 KiB stacks.
+     * One buffer, one write: with Nagle, split writes cost 40 ms each. A
+     * small response is put together on the stack, a larger one on the
+     * heap: civetweb's threads have 100 KiB stacks.
      */
+    char small[4096];
     size_t total = (size_t)n + len;
-    char *buf = malloc(total ? total : 1);
+    char *buf = total <= sizeof(small) ? small : malloc(total);
     if (buf == NULL) {
         mg_write(r->conn, head, (size_t)n);
         mg_write(r->conn, body, len);
@@ -99,7 +102,8 @@ http_raw(struct req *r, int status, const char *content_type, const char *body,
         if (len)
             memcpy(buf + n, body, len);
         mg_write(r->conn, buf, total);
-        free(buf);
+        if (buf != small)
+            free(buf);
     }
     r->status = status;
 }
@@ -117,6 +121,68 @@ http_json(struct req *r, int status, cJSON *body)
     }
     cJSON_free(text);
     cJSON_Delete(body);
+}
+
+/* The decimal digits of u, at least width of them (zeros in front),
+ * written backwards so that they end at end; returns where they start. */
+static char *
+digits(char *end, unsigned long long u, int width)
+{
+    char *p = end;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0 || end - p < width);
+    return p;
+}
+
+cJSON *
+json_add_int(cJSON *o, const char *key, long long v)
+{
+    char buf[24], *end = buf + sizeof(buf) - 1;
+    unsigned long long u
+        = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+    *end = '\0';
+    char *p = digits(end, u, 1);
+    if (v < 0)
+        *--p = '-';
+    return cJSON_AddRawToObject(o, key, p);
+}
+
+cJSON *
+json_add_fixed(cJSON *o, const char *key, double v, int places)
+{
+    static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    char buf[40], *end = buf + sizeof(buf) - 1;
+
+    if (!isfinite(v))
+        return cJSON_AddNullToObject(o, key);
+    if (places < 0)
+        places = 0;
+    if (places > 6)
+        places = 6;
+    double scaled = round(fabs(v) * scale[places]);
+    if (scaled >= 9007199254740992.0) /* 2^53: no longer exact */
+        return cJSON_AddNumberToObject(o, key, v);
+    unsigned long long u = (unsigned long long)scaled;
+    unsigned long long unit = (unsigned long long)scale[places];
+    unsigned long long frac = u % unit;
+    char *p = end;
+    *end = '\0';
+    if (frac != 0) {
+        int n = places;
+        while (frac % 10 == 0) { /* no trailing zeros */
+            frac /= 10;
+            n--;
+        }
+        p = digits(p, frac, n);
+        *--p = '.';
+    }
+    p = digits(p, u / unit, 1);
+    if (v < 0 && u != 0)
+        *--p = '-';
+    return cJSON_AddRawToObject(o, key, p);
 }
 
 void

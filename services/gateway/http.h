@@ -67,6 +67,16 @@ const struct route *http_route(
 /* Write a JSON response: status, body (consumed: freed here). */
 void http_json(struct req *r, int status, cJSON *body);
 
+/*
+ * Numbers that cJSON would print through printf and check with sscanf
+ * (anything not an int: millisecond timestamps, latencies): an integer,
+ * and a value rounded to `places` decimals (0-6), written digit by digit.
+ * Non-finite values are null, as cJSON writes them; a value too large for
+ * exact digits goes to cJSON. Return the item, NULL on allocation failure.
+ */
+cJSON *json_add_int(cJSON *o, const char *key, long long v);
+cJSON *json_add_fixed(cJSON *o, const char *key, double v, int places);
+
 /* Write {"error": error, "detail": detail} with status. */
 void http_error(
     struct req *r, int status, const char *error, const char *detail);

@@ -97,18 +97,18 @@ agent_json(const Metrics__ServiceStats *all, const Metrics__ServiceStats *win,
             : 0);
     cJSON_AddNumberToObject(o, "avg_response_time",
         all->calls ? round2(all->sum_ms / (double)all->calls) : 0);
-    cJSON_AddNumberToObject(o, "p50_ms", round2(all->p50_ms));
-    cJSON_AddNumberToObject(o, "p95_ms", round2(all->p95_ms));
-    cJSON_AddNumberToObject(o, "p99_ms", round2(all->p99_ms));
+    json_add_fixed(o, "p50_ms", all->p50_ms, 2);
+    json_add_fixed(o, "p95_ms", all->p95_ms, 2);
+    json_add_fixed(o, "p99_ms", all->p99_ms, 2);
     uint64_t wcalls = win ? win->calls : 0;
     cJSON_AddNumberToObject(
         o, "calls_per_minute", round2((double)wcalls / window_min));
     cJSON *rec = cJSON_AddObjectToObject(o, "recent");
     cJSON_AddNumberToObject(rec, "calls", (double)wcalls);
     cJSON_AddNumberToObject(rec, "errors", win ? (double)win->errors : 0);
-    cJSON_AddNumberToObject(rec, "p50_ms", win ? round2(win->p50_ms) : 0);
-    cJSON_AddNumberToObject(rec, "p95_ms", win ? round2(win->p95_ms) : 0);
-    cJSON_AddNumberToObject(rec, "p99_ms", win ? round2(win->p99_ms) : 0);
+    json_add_fixed(rec, "p50_ms", win ? win->p50_ms : 0, 2);
+    json_add_fixed(rec, "p95_ms", win ? win->p95_ms : 0, 2);
+    json_add_fixed(rec, "p99_ms", win ? win->p99_ms : 0, 2);
     return o;
 }
 
@@ -292,7 +292,7 @@ api_monitoring_dashboard(struct req *r)
         const Metrics__Rollup *p = s->series[i];
         cJSON *pt = cJSON_CreateObject();
         uint64_t errors = 0;
-        cJSON_AddNumberToObject(pt, "t", (double)p->start_ms);
+        json_add_int(pt, "t", (long long)p->start_ms);
         cJSON_AddNumberToObject(pt, "chats", (double)p->chats);
         cJSON_AddNumberToObject(
             pt, "escalations", (double)p->escalations_created);
@@ -300,7 +300,7 @@ api_monitoring_dashboard(struct req *r)
         cJSON *calls = cJSON_AddObjectToObject(pt, "calls");
         for (size_t k = 0; k < p->n_services; k++) {
             key_of(key, sizeof(key), p->services[k]->service);
-            cJSON_AddNumberToObject(lat, key, round2(p->services[k]->p95_ms));
+            json_add_fixed(lat, key, p->services[k]->p95_ms, 2);
             cJSON_AddNumberToObject(calls, key, (double)p->services[k]->calls);
             errors += p->services[k]->errors;
         }
@@ -322,9 +322,8 @@ summary_json(const Metrics__TraceSummary *t)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "trace_id", t->trace_id);
     cJSON_AddStringToObject(o, "name", t->name);
-    cJSON_AddNumberToObject(o, "start_ms", (double)(t->start_us / 1000));
-    cJSON_AddNumberToObject(
-        o, "duration_ms", round((double)t->duration_us / 10) / 100);
+    json_add_int(o, "start_ms", (long long)(t->start_us / 1000));
+    json_add_fixed(o, "duration_ms", (double)t->duration_us / 1000, 2);
     cJSON_AddNumberToObject(o, "code", t->code);
     cJSON_AddStringToObject(o, "status", t->code >= 500 ? "error" : "ok");
     cJSON *svcs = cJSON_AddArrayToObject(o, "services");
@@ -382,9 +381,8 @@ span_json(const Metrics__Span *s)
     cJSON_AddStringToObject(o, "name", s->name);
     cJSON_AddStringToObject(o, "service", s->service);
     cJSON_AddStringToObject(o, "instance", s->instance);
-    cJSON_AddNumberToObject(o, "start_ms", (double)s->start_us / 1000);
-    cJSON_AddNumberToObject(
-        o, "duration_ms", round((double)s->duration_us / 10) / 100);
+    json_add_fixed(o, "start_ms", (double)s->start_us / 1000, 3);
+    json_add_fixed(o, "duration_ms", (double)s->duration_us / 1000, 2);
     cJSON_AddNumberToObject(o, "code", s->code);
     cJSON_AddStringToObject(o, "status", s->code >= 500 ? "error" : "ok");
     cJSON *a = cJSON_AddObjectToObject(o, "attributes");
