@@ -154,7 +154,12 @@ static const struct var vars[] = {
     {"TRACE_TTL_S", I(trace_ttl_s), "86400", 60, 2592000, SVC_METRICS, false,
         "how long a kept trace stays in the traces collection"},
     {"TRACE_SLOW_MS", I(trace_slow_ms), "1000", 1, 600000, SVC_METRICS, false,
-        "traces at least this long are always kept (errors too)"},
+        "traces at least this long are kept first (errors too), up to "
+        "TRACE_NOTABLE_PER_S"},
+    {"TRACE_NOTABLE_PER_S", I(trace_notable_per_s), "20", 0, 100000,
+        SVC_METRICS, false,
+        "errors and slow traces kept per second at most (beyond it they "
+        "compete for TRACE_SAMPLE_PER_S; the rest are counted, not stored)"},
     {"TRACE_SAMPLE_PER_S", I(trace_sample_per_s), "10", 0, 100000, SVC_METRICS,
         false,
         "other traces kept per second (the rest are counted, not stored)"},

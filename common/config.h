@@ -82,6 +82,7 @@ struct config {
     int metrics_retention_h;
     int trace_ttl_s;
     int trace_slow_ms;
+    int trace_notable_per_s;
     int trace_sample_per_s;
     char *metrics_token;
     /* LLM */

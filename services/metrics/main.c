@@ -29,6 +29,7 @@ main(int argc, char **argv)
         .retention_h = cfg.metrics_retention_h,
         .trace_ttl_s = cfg.trace_ttl_s,
         .trace_slow_ms = cfg.trace_slow_ms,
+        .trace_notable_per_s = cfg.trace_notable_per_s,
         .trace_sample_per_s = cfg.trace_sample_per_s,
     };
     if (stats_init(&st, store, &so) != 0) {

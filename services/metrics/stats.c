@@ -23,6 +23,7 @@ stats_init(struct stats *st, struct store *store, const struct stats_opts *o)
     st->dirty = calloc((size_t)st->nmin, sizeof(*st->dirty));
     struct tracebuf_opts to = {
         .slow_ms = o->trace_slow_ms,
+        .notable_per_s = o->trace_notable_per_s,
         .sample_per_s = o->trace_sample_per_s,
         .ttl_s = o->trace_ttl_s,
     };

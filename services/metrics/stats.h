@@ -48,7 +48,7 @@ struct stats {
 
 struct stats_opts {
     int retention_h;
-    int trace_ttl_s, trace_slow_ms, trace_sample_per_s;
+    int trace_ttl_s, trace_slow_ms, trace_notable_per_s, trace_sample_per_s;
 };
 
 int stats_init(

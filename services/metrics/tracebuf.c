@@ -20,14 +20,36 @@ struct pending {
     struct pending *next;
 };
 
+/* A token bucket: up to rate a second, bursts of rate. */
+struct bucket {
+    double tokens;
+    int64_t ms;
+    int rate;
+};
+
+static bool
+bucket_take(struct bucket *b, int64_t now_ms)
+{
+    if (now_ms > b->ms) {
+        b->tokens += b->rate * (double)(now_ms - b->ms) / 1000.0;
+        b->ms = now_ms;
+    }
+    if (b->tokens > b->rate)
+        b->tokens = b->rate;
+    if (b->tokens >= 1) {
+        b->tokens -= 1;
+        return true;
+    }
+    return false;
+}
+
 struct tracebuf {
     struct tracebuf_opts o;
     struct pending *buckets[NBUCKETS];
     int npending;
     struct trace ring[TRACE_RING];
     int ring_head, ring_len; /* head: the next slot to write */
-    double tokens;
-    int64_t tokens_ms;
+    struct bucket notable, others;
     uint64_t kept, sampled_out, dropped;
 };
 
@@ -37,7 +59,10 @@ tracebuf_new(const struct tracebuf_opts *o)
     struct tracebuf *tb = calloc(1, sizeof(*tb));
     if (tb != NULL) {
         tb->o = *o;
-        tb->tokens = o->sample_per_s;
+        tb->notable.rate = o->notable_per_s;
+        tb->notable.tokens = o->notable_per_s;
+        tb->others.rate = o->sample_per_s;
+        tb->others.tokens = o->sample_per_s;
     }
     return tb;
 }
@@ -322,22 +347,15 @@ tracebuf_restore(struct tracebuf *tb, const bson_t *doc)
         ring_push(tb, &t);
 }
 
-/* The tail sampler: keep errors and slow traces, and a few of the rest. */
+/* The tail sampler: errors and slow traces first, a few of the rest; an
+ * error or slow trace past its own budget may still take a sampled slot. */
 static bool
 keep(struct tracebuf *tb, const struct trace *t, int64_t now_ms)
 {
-    if (t->error || t->dur_us >= (int64_t)tb->o.slow_ms * 1000)
+    if ((t->error || t->dur_us >= (int64_t)tb->o.slow_ms * 1000)
+        && bucket_take(&tb->notable, now_ms))
         return true;
-    double rate = tb->o.sample_per_s;
-    tb->tokens += rate * (double)(now_ms - tb->tokens_ms) / 1000.0;
-    tb->tokens_ms = now_ms;
-    if (tb->tokens > rate)
-        tb->tokens = rate;
-    if (tb->tokens >= 1) {
-        tb->tokens -= 1;
-        return true;
-    }
-    return false;
+    return bucket_take(&tb->others, now_ms);
 }
 
 int

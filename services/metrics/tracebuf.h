@@ -5,8 +5,10 @@
  * 100 ms, so a trace is assembled here and closed one second after its root
  * span arrived (ten seconds when no root ever comes). Closed traces go to a
  * ring of the most recent ones (what the monitoring API lists) and, when
- * kept by the tail sampler, to the store: every error, every trace slower
- * than slow_ms, and up to sample_per_s others each second.
+ * kept by the tail sampler, to the store: errors and traces slower than
+ * slow_ms up to notable_per_s a second (a slow model makes every chat slow:
+ * keeping them all would store the whole traffic), and up to sample_per_s
+ * others each second. What is not kept is counted.
  */
 #ifndef METRICS_TRACEBUF_H
 #define METRICS_TRACEBUF_H
@@ -46,8 +48,9 @@ struct tracebuf;
 
 struct tracebuf_opts {
     int slow_ms;
-    int sample_per_s;
-    int ttl_s; /* for the stored documents' expire_at */
+    int notable_per_s; /* errors and slow traces kept a second, at most */
+    int sample_per_s;  /* others kept a second */
+    int ttl_s;         /* for the stored documents' expire_at */
 };
 
 struct tracebuf *tracebuf_new(const struct tracebuf_opts *o);

@@ -79,7 +79,8 @@ test_assemble_and_close(void **state)
 static void
 test_sampler_keeps_errors_and_slow(void **state)
 {
-    struct tracebuf_opts o = {.slow_ms = 100, .sample_per_s = 2, .ttl_s = 60};
+    struct tracebuf_opts o
+        = {.slow_ms = 100, .notable_per_s = 5, .sample_per_s = 2, .ttl_s = 60};
     struct tracebuf *tb = tracebuf_new(&o);
     bson_t *docs[64];
     char tid[33];
@@ -112,6 +113,47 @@ test_sampler_keeps_errors_and_slow(void **state)
     assert_int_equal(tracebuf_recent(tb, "ok", 0, found, 32), 19);
     assert_int_equal(tracebuf_recent(tb, "", 100, found, 32), 1);
     assert_int_equal(tracebuf_recent(tb, "", 0, found, 5), 5);
+    tracebuf_free(tb);
+}
+
+/* When every trace is slow (a slow model), the store gets notable_per_s
+ * of them a second, then sample_per_s more, not the whole traffic; the
+ * ring still lists them all. */
+static void
+test_sampler_bounds_slow_traces(void **state)
+{
+    struct tracebuf_opts o
+        = {.slow_ms = 100, .notable_per_s = 5, .sample_per_s = 2, .ttl_s = 60};
+    struct tracebuf *tb = tracebuf_new(&o);
+    bson_t *docs[64];
+    char tid[33];
+    uint64_t kept, out, dropped;
+
+    (void)state;
+    for (int i = 0; i < 30; i++) {
+        tid_of(tid, i);
+        add(tb, tid, "00000000000000a1", "", "gateway", "POST /api/chat", i,
+            1500000, 200, true, 0);
+    }
+    int n = tracebuf_close_due(tb, 1000, docs, 64);
+    assert_int_equal(n, 7);
+    for (int i = 0; i < n; i++)
+        bson_destroy(docs[i]);
+    tracebuf_counts(tb, &kept, &out, &dropped);
+    assert_int_equal(kept, 7);
+    assert_int_equal(out, 23);
+    const struct trace *found[32];
+    assert_int_equal(tracebuf_recent(tb, "", 1000, found, 32), 30);
+    /* A second later the budgets are full again. */
+    for (int i = 30; i < 60; i++) {
+        tid_of(tid, i);
+        add(tb, tid, "00000000000000a1", "", "gateway", "POST /api/chat", 1000,
+            1500000, 200, true, 1000);
+    }
+    n = tracebuf_close_due(tb, 2000, docs, 64);
+    assert_int_equal(n, 7);
+    for (int i = 0; i < n; i++)
+        bson_destroy(docs[i]);
     tracebuf_free(tb);
 }
 
@@ -148,6 +190,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_assemble_and_close),
         cmocka_unit_test(test_sampler_keeps_errors_and_slow),
+        cmocka_unit_test(test_sampler_bounds_slow_traces),
         cmocka_unit_test(test_orphans_close_and_ring_wraps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
