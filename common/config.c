@@ -148,7 +148,8 @@ static const struct var vars[] = {
         "MiniLM model.safetensors + vocab.txt"},
     {"ENCODER_PRECISION", S(encoder_precision), "float32", 0, 0,
         SVC_INTENT | SVC_SUPPORT, false,
-        "the encoder's dense layers: float32, int8 (all, ~1.4x faster) or "
+        "the encoder's dense layers: float32, int8 (faster, slightly less "
+        "accurate) or "
         "int8-ffn (docs/encoder.md); the tools read it too"},
     {"SLA_S", I(sla_s), "900", 1, 604800, SVC_ESCALATION, false,
         "an escalation open longer than this breaches the SLA, seconds"},
