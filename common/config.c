@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "encoder.h"
+
 enum type { T_STR, T_INT, T_LONG };
 
 struct var {
@@ -144,6 +146,11 @@ static const struct var vars[] = {
     {"ENCODER_DIR", S(encoder_dir), "build/model/minilm", 0, 0,
         SVC_INTENT | SVC_SUPPORT, false,
         "MiniLM model.safetensors + vocab.txt"},
+    {"ENCODER_PRECISION", S(encoder_precision), "float32", 0, 0,
+        SVC_INTENT | SVC_SUPPORT, false,
+        "the encoder's dense layers: float32, int8 (faster, slightly less "
+        "accurate) or "
+        "int8-ffn (docs/encoder.md); the tools read it too"},
     {"SLA_S", I(sla_s), "900", 1, 604800, SVC_ESCALATION, false,
         "an escalation open longer than this breaches the SLA, seconds"},
     {"CLAIM_TTL_S", I(claim_ttl_s), "900", 1, 86400, SVC_ESCALATION, false,
@@ -322,6 +329,13 @@ config_load(struct config *cfg, unsigned svc, char *err, size_t errlen)
         && strcmp(cfg->intent_mode, "hybrid") != 0) {
         snprintf(err, errlen, "INTENT_MODE=%s: want builtin, llm or hybrid",
             cfg->intent_mode);
+        return -1;
+    }
+    enum encoder_precision precision;
+    if (encoder_precision_parse(cfg->encoder_precision, &precision) != 0) {
+        snprintf(err, errlen,
+            "ENCODER_PRECISION=%s: want float32, int8 or int8-ffn",
+            cfg->encoder_precision);
         return -1;
     }
     if (cfg->jwt_secret[0] != '\0' && strlen(cfg->jwt_secret) < 32) {

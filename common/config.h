@@ -73,6 +73,7 @@ struct config {
     char *intent_mode;
     char *intent_model;
     char *encoder_dir;
+    char *encoder_precision; /* checked by encoder_precision_parse() */
     int intent_batchers;
     /* support-agent */
     char *knowledge_file;

@@ -35,6 +35,7 @@ struct encoder {
     struct wordpiece *wp;
     const float *word, *pos, *type, *emb_g, *emb_b;
     int32_t vocab;
+    enum encoder_precision precision;
     struct layer layers[LAYERS];
 };
 
@@ -58,6 +59,12 @@ tensor(const struct encoder *e, const char *name, int64_t d0, int64_t d1,
 static int
 load_layer(struct encoder *e, int i)
 {
+    int (*attn_pack)(
+        struct gemm_weights *, const float *const *, const int *, int, int)
+        = e->precision == ENCODER_INT8 ? gemm_pack_int8 : gemm_pack;
+    int (*ffn_pack)(
+        struct gemm_weights *, const float *const *, const int *, int, int)
+        = e->precision == ENCODER_FLOAT32 ? gemm_pack : gemm_pack_int8;
     struct layer *l = &e->layers[i];
     char name[128];
     int rv = 0;
@@ -95,21 +102,70 @@ load_layer(struct encoder *e, int i)
     memcpy(l->bqkv, l->bq, sizeof(float) * ENCODER_DIM);
     memcpy(l->bqkv + ENCODER_DIM, l->bk, sizeof(float) * ENCODER_DIM);
     memcpy(l->bqkv + 2 * ENCODER_DIM, l->bv, sizeof(float) * ENCODER_DIM);
-    if ((rv = gemm_pack(&l->qkv, qkv, dims, 3, ENCODER_DIM)) != 0
-        || (rv = gemm_pack(&l->out, &l->wo, dims, 1, ENCODER_DIM)) != 0
-        || (rv = gemm_pack(&l->inter, &l->wi, &ffn, 1, ENCODER_DIM)) != 0
-        || (rv = gemm_pack(&l->out2, &l->wo2, dims, 1, FFN)) != 0)
+    if ((rv = attn_pack(&l->qkv, qkv, dims, 3, ENCODER_DIM)) != 0
+        || (rv = attn_pack(&l->out, &l->wo, dims, 1, ENCODER_DIM)) != 0
+        || (rv = ffn_pack(&l->inter, &l->wi, &ffn, 1, ENCODER_DIM)) != 0
+        || (rv = ffn_pack(&l->out2, &l->wo2, dims, 1, FFN)) != 0)
         return rv;
     return 0;
+}
+
+static const char *const precision_names[] = {
+    [ENCODER_FLOAT32] = "float32",
+    [ENCODER_INT8] = "int8",
+    [ENCODER_INT8_FFN] = "int8-ffn",
+};
+
+int
+encoder_precision_parse(const char *s, enum encoder_precision *p)
+{
+    if (s == NULL || *s == '\0') {
+        *p = ENCODER_FLOAT32;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(precision_names) / sizeof(*precision_names);
+         i++)
+        if (strcmp(s, precision_names[i]) == 0) {
+            *p = (enum encoder_precision)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *
+encoder_precision_name(enum encoder_precision p)
+{
+    return (size_t)p < sizeof(precision_names) / sizeof(*precision_names)
+        ? precision_names[p]
+        : "?";
+}
+
+enum encoder_precision
+encoder_get_precision(const struct encoder *e)
+{
+    return e->precision;
 }
 
 int
 encoder_load(struct encoder **ep, const char *dir)
 {
+    enum encoder_precision p;
+
+    if (encoder_precision_parse(getenv("ENCODER_PRECISION"), &p) != 0)
+        return -EINVAL;
+    return encoder_load_with(ep, dir, p);
+}
+
+int
+encoder_load_with(
+    struct encoder **ep, const char *dir, enum encoder_precision precision)
+{
     char path[4096];
     struct encoder *e;
     int rv;
 
+    if ((size_t)precision >= sizeof(precision_names) / sizeof(*precision_names))
+        return -EINVAL;
     /*
      * One BLAS thread per caller: the services run several callers at once
      * (one per core), and OpenBLAS's own threads on top of them only fight
@@ -119,6 +175,7 @@ encoder_load(struct encoder **ep, const char *dir)
     openblas_set_num_threads(1);
     if ((e = calloc(1, sizeof(*e))) == NULL)
         return -ENOMEM;
+    e->precision = precision;
     snprintf(path, sizeof(path), "%s/model.safetensors", dir);
     if ((rv = safetensors_open(&e->st, path)) != 0)
         goto fail;

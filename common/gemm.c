@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,6 +13,7 @@
 #include <immintrin.h>
 #define GEMM_X86 1
 #endif
+#define INLINE __attribute__((always_inline)) inline
 
 #define NR 16 /* outputs per panel: two 8-float vectors */
 #define MR 6  /* rows per kernel call: 12 accumulators + 2 loads + 1 */
@@ -56,8 +58,9 @@ blas_has_avx512(void)
     return 0;
 }
 
-int
-gemm_pack(struct gemm_weights *g, const float *const *w, const int *n,
+/* The parts and their shapes, checked; no packing yet. */
+static int
+describe(struct gemm_weights *g, const float *const *w, const int *n,
     int nparts, int k)
 {
     int total = 0;
@@ -75,8 +78,18 @@ gemm_pack(struct gemm_weights *g, const float *const *w, const int *n,
     g->nparts = nparts;
     g->n = total;
     g->k = k;
-    if (!have_kernel())
-        return 0;
+    return 0;
+}
+
+int
+gemm_pack(struct gemm_weights *g, const float *const *w, const int *n,
+    int nparts, int k)
+{
+    int rv = describe(g, w, n, nparts, k);
+
+    if (rv != 0 || !have_kernel())
+        return rv;
+    const int total = g->n;
     size_t bytes = (size_t)total * (size_t)k * sizeof(float);
     if ((g->panels = aligned_alloc(64, bytes)) == NULL)
         return -ENOMEM;
@@ -95,12 +108,312 @@ void
 gemm_free(struct gemm_weights *g)
 {
     free(g->panels);
+    free(g->qpanels);
+    free(g->qscale);
+    free(g->qsum);
     memset(g, 0, sizeof(*g));
+}
+
+/* ---- int8 ---------------------------------------------------------------
+ *
+ * y[i][j] = b[j] + sx[i] sw[j] (sum_k qx[i][k] qw[j][k] - zx[i] qsum[j]),
+ * with x[i][k] ~ sx[i] (qx[i][k] - zx[i]), qx in 0..127, and w[j][k] ~
+ * sw[j] qw[j][k], qw in -127..127. Both kernels compute the same int32
+ * sums and scale them with the same float operations (no contraction:
+ * -std=c11), so they agree bit for bit.
+ */
+#define QMC 96 /* rows of x quantised at a time: 96 x 1536 bytes */
+#define QMR 4  /* rows per int8 tile: 8 accumulators */
+
+static size_t
+qoffset(int c, int kk)
+{
+    /* byte of output c (< NR) and input kk within a panel */
+    return (size_t)(kk / 4) * 64 + (size_t)(c / 8) * 32 + (size_t)(c % 8) * 4
+        + (size_t)(kk % 4);
+}
+
+int
+gemm_pack_int8(struct gemm_weights *g, const float *const *w, const int *n,
+    int nparts, int k)
+{
+    int rv = describe(g, w, n, nparts, k);
+
+    if (rv != 0)
+        return rv;
+    if (k > INT_MAX - 3)
+        return -EINVAL;
+    g->qavx2 = have_kernel();
+    g->kq = (k + 3) / 4 * 4;
+    size_t bytes = (size_t)g->n * (size_t)g->kq;
+    g->qpanels = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    g->qscale = malloc(sizeof(float) * (size_t)g->n);
+    g->qsum = malloc(sizeof(int32_t) * (size_t)g->n);
+    if (g->qpanels == NULL || g->qscale == NULL || g->qsum == NULL) {
+        gemm_free(g);
+        return -ENOMEM;
+    }
+    memset(g->qpanels, 0, bytes);
+    for (int i = 0, j = 0; i < nparts; i++) {
+        for (int r = 0; r < n[i]; r++, j++) {
+            const float *row = w[i] + (size_t)r * (size_t)k;
+            int8_t *panel = g->qpanels + (size_t)(j / NR) * NR * g->kq;
+            float amax = 0;
+            int32_t sum = 0;
+            for (int kk = 0; kk < k; kk++)
+                amax = fabsf(row[kk]) > amax ? fabsf(row[kk]) : amax;
+            g->qscale[j] = amax > 0 ? amax / 127.0f : 1.0f;
+            const float inv = 1.0f / g->qscale[j];
+            for (int kk = 0; kk < k; kk++) {
+                long q = lrintf(row[kk] * inv);
+                q = q > 127 ? 127 : q < -127 ? -127 : q;
+                panel[qoffset(j % NR, kk)] = (int8_t)q;
+                sum += (int32_t)q;
+            }
+            g->qsum[j] = sum;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Row i of x to 0..127: the range [min(x, 0), max(x, 0)] in 127 steps, so
+ * 0 is exact; zero point zx[i]. Bytes k .. kq-1 are 0.
+ */
+static void
+quantise_rows_c(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
+    float *sx, int32_t *zx)
+{
+    for (int i = 0; i < m; i++) {
+        const float *row = x + (size_t)i * ldx;
+        uint8_t *q = qx + (size_t)i * kq;
+        float lo = 0, hi = 0;
+        for (int kk = 0; kk < k; kk++) {
+            lo = row[kk] < lo ? row[kk] : lo;
+            hi = row[kk] > hi ? row[kk] : hi;
+        }
+        const float scale = hi > lo ? (hi - lo) / 127.0f : 1.0f;
+        const float inv = 1.0f / scale;
+        const float zp = (float)(int32_t)(-lo * inv + 0.5f);
+        const float off = zp + 0.5f;
+        for (int kk = 0; kk < k; kk++) {
+            float v = row[kk] * inv;
+            v = v + off;
+            v = v > 0.0f ? v : 0.0f;
+            v = v < 127.0f ? v : 127.0f;
+            q[kk] = (uint8_t)(int32_t)v;
+        }
+        memset(q + k, 0, (size_t)(kq - k));
+        sx[i] = scale;
+        zx[i] = (int32_t)zp;
+    }
+}
+
+/* The portable kernel: rows of qx against every panel. */
+static void
+dense_int8_c(const uint8_t *qx, int m, const float *sx, const int32_t *zx,
+    const struct gemm_weights *g, const float *b, float *y, int ldy)
+{
+    const size_t panel_len = (size_t)g->kq * NR;
+
+    for (int p = 0; p < g->n / NR; p++) {
+        const int8_t *panel = g->qpanels + (size_t)p * panel_len;
+        for (int i = 0; i < m; i++) {
+            const uint8_t *xi = qx + (size_t)i * g->kq;
+            for (int c = 0; c < NR; c++) {
+                const int j = p * NR + c;
+                int32_t acc = 0;
+                for (int kk = 0; kk < g->kq; kk++)
+                    acc += (int32_t)xi[kk] * panel[qoffset(c, kk)];
+                const float s = sx[i] * g->qscale[j];
+                const float v = (float)(acc - zx[i] * g->qsum[j]);
+                y[(size_t)i * ldy + j] = v * s + b[j];
+            }
+        }
+    }
+}
+
+#ifdef GEMM_X86
+#define AVX2I __attribute__((target("avx2")))
+
+AVX2I static void
+quantise_rows_avx2(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
+    float *sx, int32_t *zx)
+{
+    for (int i = 0; i < m; i++) {
+        const float *row = x + (size_t)i * ldx;
+        uint8_t *q = qx + (size_t)i * kq;
+        __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
+        float lo = 0, hi = 0;
+        int kk = 0;
+        for (; kk + 8 <= k; kk += 8) {
+            const __m256 v = _mm256_loadu_ps(row + kk);
+            vlo = _mm256_min_ps(vlo, v);
+            vhi = _mm256_max_ps(vhi, v);
+        }
+        float l8[8], h8[8];
+        _mm256_storeu_ps(l8, vlo);
+        _mm256_storeu_ps(h8, vhi);
+        for (int c = 0; c < 8; c++) {
+            lo = l8[c] < lo ? l8[c] : lo;
+            hi = h8[c] > hi ? h8[c] : hi;
+        }
+        for (int t = kk; t < k; t++) {
+            lo = row[t] < lo ? row[t] : lo;
+            hi = row[t] > hi ? row[t] : hi;
+        }
+        const float scale = hi > lo ? (hi - lo) / 127.0f : 1.0f;
+        const float inv = 1.0f / scale;
+        const float zp = (float)(int32_t)(-lo * inv + 0.5f);
+        const float off = zp + 0.5f;
+        const __m256 vinv = _mm256_set1_ps(inv), voff = _mm256_set1_ps(off);
+        const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(127.0f);
+        for (kk = 0; kk + 32 <= k; kk += 32) {
+            __m256i d[4];
+            for (int u = 0; u < 4; u++) {
+                __m256 v = _mm256_loadu_ps(row + kk + 8 * u);
+                v = _mm256_add_ps(_mm256_mul_ps(v, vinv), voff);
+                v = _mm256_min_ps(_mm256_max_ps(v, zero), top);
+                d[u] = _mm256_cvttps_epi32(v);
+            }
+            /* packs interleave 128-bit lanes: put the dwords back in order */
+            const __m256i w01 = _mm256_packs_epi32(d[0], d[1]);
+            const __m256i w23 = _mm256_packs_epi32(d[2], d[3]);
+            __m256i bytes = _mm256_packus_epi16(w01, w23);
+            bytes = _mm256_permutevar8x32_epi32(
+                bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(void *)(q + kk), bytes);
+        }
+        for (; kk < k; kk++) {
+            float v = row[kk] * inv;
+            v = v + off;
+            v = v > 0.0f ? v : 0.0f;
+            v = v < 127.0f ? v : 127.0f;
+            q[kk] = (uint8_t)(int32_t)v;
+        }
+        memset(q + k, 0, (size_t)(kq - k));
+        sx[i] = scale;
+        zx[i] = (int32_t)zp;
+    }
+}
+
+/* mr (<= QMR) quantised rows times one panel: a mr x 16 tile of y. */
+AVX2I static INLINE void
+qtile(int mr, const uint8_t *qx, int kq, const int8_t *panel, const float *sx,
+    const int32_t *zx, const float *scale, const int32_t *qsum, const float *b,
+    float *y, int ldy)
+{
+    __m256i acc[QMR][2];
+    const __m256i ones = _mm256_set1_epi16(1);
+
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int t = 0; t < kq / 4; t++) {
+        const __m256i w0 = _mm256_load_si256(
+            (const __m256i *)(const void *)(panel + 64 * t));
+        const __m256i w1 = _mm256_load_si256(
+            (const __m256i *)(const void *)(panel + 64 * t + 32));
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) {
+            int32_t four;
+            memcpy(&four, qx + (size_t)r * kq + 4 * t, sizeof(four));
+            const __m256i a = _mm256_set1_epi32(four);
+            acc[r][0] = _mm256_add_epi32(acc[r][0],
+                _mm256_madd_epi16(_mm256_maddubs_epi16(a, w0), ones));
+            acc[r][1] = _mm256_add_epi32(acc[r][1],
+                _mm256_madd_epi16(_mm256_maddubs_epi16(a, w1), ones));
+        }
+    }
+    const __m256 s0 = _mm256_loadu_ps(scale), s1 = _mm256_loadu_ps(scale + 8);
+    const __m256i q0 = _mm256_loadu_si256((const __m256i *)(const void *)qsum);
+    const __m256i q1
+        = _mm256_loadu_si256((const __m256i *)(const void *)(qsum + 8));
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) {
+        const __m256 rs = _mm256_set1_ps(sx[r]);
+        const __m256i z = _mm256_set1_epi32(zx[r]);
+        const __m256 v0 = _mm256_cvtepi32_ps(
+            _mm256_sub_epi32(acc[r][0], _mm256_mullo_epi32(z, q0)));
+        const __m256 v1 = _mm256_cvtepi32_ps(
+            _mm256_sub_epi32(acc[r][1], _mm256_mullo_epi32(z, q1)));
+        _mm256_storeu_ps(y + (size_t)r * ldy,
+            _mm256_add_ps(_mm256_mul_ps(v0, _mm256_mul_ps(rs, s0)), b0));
+        _mm256_storeu_ps(y + (size_t)r * ldy + 8,
+            _mm256_add_ps(_mm256_mul_ps(v1, _mm256_mul_ps(rs, s1)), b1));
+    }
+}
+
+AVX2I static void
+dense_int8_avx2(const uint8_t *qx, int m, const float *sx, const int32_t *zx,
+    const struct gemm_weights *g, const float *b, float *y, int ldy)
+{
+    const size_t panel_len = (size_t)g->kq * NR;
+
+    for (int p = 0; p < g->n / NR; p++) {
+        const int8_t *panel = g->qpanels + (size_t)p * panel_len;
+        const float *sc = g->qscale + p * NR, *bp = b + p * NR;
+        const int32_t *qs = g->qsum + p * NR;
+        for (int i = 0; i < m; i += QMR) {
+            const uint8_t *xi = qx + (size_t)i * g->kq;
+            float *yi = y + (size_t)i * ldy + p * NR;
+#define QTILE(r)                                                               \
+    case r:                                                                    \
+        qtile(r, xi, g->kq, panel, sx + i, zx + i, sc, qs, bp, yi, ldy);       \
+        break
+            switch (m - i < QMR ? m - i : QMR) {
+                QTILE(4);
+                QTILE(3);
+                QTILE(2);
+            default:
+                qtile(1, xi, g->kq, panel, sx + i, zx + i, sc, qs, bp, yi, ldy);
+                break;
+#undef QTILE
+            }
+        }
+    }
+}
+#endif
+
+/* int8 packing: quantise x a block of rows at a time, then the kernel. */
+static int
+dense_int8(const float *x, int m, int ldx, const struct gemm_weights *g,
+    const float *b, float *y, int ldy)
+{
+    const int rows = m < QMC ? m : QMC;
+    uint8_t *qx = malloc((size_t)rows * (size_t)g->kq);
+    float *sx = malloc(sizeof(float) * (size_t)rows);
+    int32_t *zx = malloc(sizeof(int32_t) * (size_t)rows);
+
+    if (qx == NULL || sx == NULL || zx == NULL) {
+        free(qx);
+        free(sx);
+        free(zx);
+        return -ENOMEM;
+    }
+    for (int i0 = 0; i0 < m; i0 += QMC) {
+        const int mc = m - i0 < QMC ? m - i0 : QMC;
+        const float *xi = x + (size_t)i0 * ldx;
+        float *yi = y + (size_t)i0 * ldy;
+#ifdef GEMM_X86
+        if (g->qavx2) {
+            quantise_rows_avx2(xi, mc, ldx, g->k, g->kq, qx, sx, zx);
+            dense_int8_avx2(qx, mc, sx, zx, g, b, yi, ldy);
+            continue;
+        }
+#endif
+        quantise_rows_c(xi, mc, ldx, g->k, g->kq, qx, sx, zx);
+        dense_int8_c(qx, mc, sx, zx, g, b, yi, ldy);
+    }
+    free(qx);
+    free(sx);
+    free(zx);
+    return 0;
 }
 
 #ifdef GEMM_X86
 #define AVX2 __attribute__((target("avx2,fma")))
-#define INLINE __attribute__((always_inline)) inline
 
 /* mr (<= MR) rows of x times one panel: a mr x 16 tile of y. */
 AVX2 static INLINE void
@@ -173,6 +486,9 @@ gemm_dense(const float *x, int m, int ldx, const struct gemm_weights *g,
     const float *b, float *y, int ldy)
 {
     if (m <= 0)
+        return;
+    /* int8; without memory for its scratch, float on the originals */
+    if (g->qpanels != NULL && dense_int8(x, m, ldx, g, b, y, ldy) == 0)
         return;
 #ifdef GEMM_X86
     if (g->panels != NULL && m <= g->kernel_rows) {

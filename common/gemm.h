@@ -14,6 +14,7 @@
 #define COMMON_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define GEMM_MAX_PARTS 4
 
@@ -24,6 +25,18 @@ struct gemm_weights {
     int part_n[GEMM_MAX_PARTS];
     int nparts;
     int n, k; /* outputs (all parts), inputs */
+    /*
+     * int8 (gemm_pack_int8): n/16 panels of kq/4 steps of 64 bytes, step t
+     * holding inputs 4t .. 4t+3 of outputs 0-7, then of outputs 8-15 (4
+     * bytes an output), the order vpmaddubsw reads them; kq is k rounded up
+     * to 4 (zeros past k). Output j's weights are qscale[j] x int8, qsum[j]
+     * their sum. NULL qpanels: not int8.
+     */
+    int8_t *qpanels;
+    float *qscale;
+    int32_t *qsum;
+    int kq;
+    int qavx2; /* the AVX2 kernel, else the portable one (same integers) */
 };
 
 /*
@@ -37,9 +50,21 @@ int gemm_pack(struct gemm_weights *g, const float *const *w, const int *n,
     int nparts, int k);
 
 /*
+ * The same, int8: each output's weights quantised symmetrically to
+ * -127..127 (scale max |w| / 127), once. gemm_dense then quantises each row
+ * of x on the fly to 0..127 with its own scale and zero point (7 bits, so
+ * vpmaddubsw's pairwise int16 sums cannot saturate), sums in int32 and
+ * scales back to float. The w[i] must outlive g (the fallback when a call
+ * cannot get its scratch memory is cblas_sgemm on them).
+ */
+int gemm_pack_int8(struct gemm_weights *g, const float *const *w, const int *n,
+    int nparts, int k);
+
+/*
  * Whether weights packed from now on use the kernel (on: the default where
  * the CPU has AVX2 + FMA) or cblas_sgemm. For benchmarks and tests, which
  * compare the two in one process; call it before loading, not during.
+ * For int8 packings, off selects the portable (scalar) int8 kernel.
  */
 void gemm_use_kernel(int on);
 

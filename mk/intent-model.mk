@@ -16,7 +16,9 @@ INTENT_EXTRA ?= tools/train-intent/extra.jsonl
 INTENT_PROBE ?= tools/train-intent/probe.jsonl
 INTENT_ENCODER_DIR ?= build/model/minilm
 INTENT_MODEL_OUT ?= models/intent/head.bin
-INTENT_WORK := build/intent
+# Embeddings differ by ENCODER_PRECISION: each precision has its own folder
+# (cache, splits, fold models), build/intent for float32.
+INTENT_WORK := build/intent$(if $(filter-out float32,$(ENCODER_PRECISION)),-$(ENCODER_PRECISION))
 INTENT_TRAIN_FLAGS ?=
 
 TRAIN_INTENT_SRC := $(wildcard tools/train-intent/*.c)

@@ -1,16 +1,22 @@
 /*
  * encoder_bench - throughput and latency of the C sentence encoder.
  *
- *   encoder_bench [MODEL_DIR] [SECONDS_PER_ROW]     (make bench-encoder)
+ *   encoder_bench [MODEL_DIR] [SECONDS_PER_ROW] [TEXTS.jsonl [N]]
+ *                                                   (make bench-encoder)
  *
  * Prints the load time and RSS after load; messages/s for batches of 1, 8
  * and 64 typical customer messages (~10 words) from one caller and from
  * two callers at once (the services' way), with the dense layers on
- * weights packed at load (common/gemm.c) and, as the baseline in the same
- * run, on OpenBLAS's sgemm; single-message latency (median, p99) on an
- * otherwise idle process, and of a text cut at 256 tokens; RSS at the end
- * (both encoders loaded).
+ * weights packed at load (common/gemm.c) in float32, in int8 (all four
+ * products, and the FFN's two only) and, as the baseline, on OpenBLAS's
+ * sgemm, all in the same run, cell by cell in turn so that a noisy
+ * neighbour hits them alike; int8 / float32 ratios; single-message latency
+ * (median, p99) on an otherwise idle process, and of a text cut at 256
+ * tokens; RSS at the end (all encoders loaded). With a JSONL file of
+ * {"text": ...} lines: cosine of the int8 vectors to the float32 ones over
+ * N (default 400) of its texts, evenly spread through the file.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +24,7 @@
 #include <time.h>
 
 #include <cblas.h>
+#include <cjson/cJSON.h>
 
 #include "encoder.h"
 #include "gemm.h"
@@ -167,70 +174,180 @@ latency(const struct encoder *enc, const char *name)
     return 0;
 }
 
+/* Up to max texts of a JSONL file, evenly spread through it. */
+static char **
+read_texts(const char *path, size_t max, size_t *n)
+{
+    static char line[65536];
+    size_t lines = 0, got = 0;
+    FILE *f = fopen(path, "r");
+    char **texts = calloc(max, sizeof(char *));
+
+    *n = 0;
+    if (f == NULL || texts == NULL) {
+        if (f != NULL)
+            fclose(f);
+        free(texts);
+        return NULL;
+    }
+    while (fgets(line, sizeof(line), f) != NULL)
+        lines++;
+    rewind(f);
+    const size_t step = lines > max ? lines / max : 1;
+    for (size_t i = 0; got < max && fgets(line, sizeof(line), f) != NULL; i++) {
+        if (i % step != 0 || strchr(line, '\n') == NULL)
+            continue; /* between samples, or longer than the buffer */
+        cJSON *doc = cJSON_Parse(line);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "text");
+        if (cJSON_IsString(t) && (texts[got] = strdup(t->valuestring)) != NULL)
+            got++;
+        cJSON_Delete(doc);
+    }
+    fclose(f);
+    *n = got;
+    return texts;
+}
+
+static double
+cosine(const float *a, const float *b)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int j = 0; j < ENCODER_DIM; j++) {
+        ab += (double)a[j] * b[j];
+        aa += (double)a[j] * a[j];
+        bb += (double)b[j] * b[j];
+    }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+}
+
+/* Cosine of each int8 encoder's vectors to float32's over a file's texts. */
+static int
+agreement(const struct encoder *ref, const struct encoder *const *q,
+    const char *const *names, int nq, const char *path, size_t max)
+{
+    size_t n;
+    char **texts = read_texts(path, max, &n);
+    float *a = texts ? malloc(n * ENCODER_DIM * sizeof(float)) : NULL;
+    float *b = texts ? malloc(n * ENCODER_DIM * sizeof(float)) : NULL;
+    int rc = -1;
+
+    if (texts == NULL || a == NULL || b == NULL || n == 0) {
+        fprintf(stderr, "encoder_bench: no texts from %s\n", path);
+        goto out;
+    }
+    if (encoder_embed(ref, (const char *const *)texts, n, a) != 0)
+        goto out;
+    for (int e = 0; e < nq; e++) {
+        double sum = 0, low = 1;
+        size_t below = 0;
+        if (encoder_embed(q[e], (const char *const *)texts, n, b) != 0)
+            goto out;
+        for (size_t i = 0; i < n; i++) {
+            double c = cosine(a + i * ENCODER_DIM, b + i * ENCODER_DIM);
+            sum += c;
+            low = c < low ? c : low;
+            below += c < 0.99;
+        }
+        printf("cosine %s vs float32 over %zu texts of %s: mean %.4f, "
+               "lowest %.4f, %zu below 0.99\n",
+            names[e], n, path, sum / (double)n, low, below);
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; texts != NULL && i < n; i++)
+        free(texts[i]);
+    free(texts);
+    free(a);
+    free(b);
+    return rc;
+}
+
+static int
+load(struct encoder **e, const char *dir, enum encoder_precision p, int kernel)
+{
+    int rc;
+
+    gemm_use_kernel(kernel);
+    rc = encoder_load_with(e, dir, p);
+    gemm_use_kernel(1);
+    if (rc != 0) {
+        fprintf(stderr, "encoder_bench: cannot load %s (%d)\n", dir, rc);
+        return -1;
+    }
+    throughput(*e, 8, 1, 0.5); /* warm-up: pages, BLAS buffers */
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "build/model/minilm";
     double secs = argc > 2 ? strtod(argv[2], NULL) : 3.0;
+    const char *texts = argc > 3 ? argv[3] : NULL;
+    long ntexts = argc > 4 ? strtol(argv[4], NULL, 10) : 400;
     static const size_t batches[] = {1, 8, 64};
-    struct encoder *enc;
+    enum { F32, I8, I8FFN, BASE, NENC };
+    static const char *const names[NENC] = {"packed float32", "int8 (all 4)",
+        "int8 (FFN only)", "OpenBLAS sgemm (baseline)"};
+    struct encoder *enc[NENC];
+    double rate[NENC][2][3];
     double t0 = now();
-    int rc;
 
     if (secs <= 0 || secs > 600)
         secs = 3.0;
-    if ((rc = encoder_load(&enc, dir)) != 0) {
-        fprintf(stderr, "encoder_bench: cannot load %s (%d)\n", dir, rc);
+    if (ntexts < 1 || ntexts > 100000)
+        ntexts = 400;
+    if (load(&enc[F32], dir, ENCODER_FLOAT32, 1) != 0)
         return 1;
-    }
     printf("load: %.0f ms, RSS after load %ld MiB; OpenBLAS %s, core %s\n",
         (now() - t0) * 1e3, rss_kib() / 1024, openblas_get_config(),
         openblas_get_corename());
-    throughput(enc, 8, 1, 0.5); /* warm-up: pages, BLAS buffers */
-
-    /* The baseline in the same run: the same encoder on cblas_sgemm. */
-    struct encoder *base;
-    gemm_use_kernel(0);
-    rc = encoder_load(&base, dir);
-    gemm_use_kernel(1);
-    if (rc != 0) {
-        fprintf(stderr, "encoder_bench: cannot load %s (%d)\n", dir, rc);
+    if (load(&enc[I8], dir, ENCODER_INT8, 1) != 0
+        || load(&enc[I8FFN], dir, ENCODER_INT8_FFN, 1) != 0
+        || load(&enc[BASE], dir, ENCODER_FLOAT32, 0) != 0)
         return 1;
-    }
-    throughput(base, 8, 1, 0.5);
+    if (texts != NULL
+        && agreement(enc[F32],
+               (const struct encoder *const[]) {enc[I8], enc[I8FFN]},
+               (const char *const[]) {"int8", "int8-ffn"}, 2, texts,
+               (size_t)ntexts)
+            != 0)
+        return 1;
 
-    printf("%-40s %8s %8s %8s\n", "messages/s (~10 words each)", "batch 1",
+    for (size_t b = 0; b < 3; b++)
+        for (int c = 0; c < 2; c++)
+            for (int e = 0; e < NENC; e++)
+                if ((rate[e][c][b]
+                        = throughput(enc[e], batches[b], c + 1, secs))
+                    < 0) {
+                    fprintf(stderr, "encoder_bench: embedding failed\n");
+                    return 1;
+                }
+    printf("%-44s %8s %8s %8s\n", "messages/s (~10 words each)", "batch 1",
         "batch 8", "batch 64");
-    const struct {
-        const char *name;
-        const struct encoder *enc;
-        int callers;
-    } modes[] = {
-        {"packed weights, 1 caller", enc, 1},
-        {"packed weights, 2 callers", enc, 2},
-        {"OpenBLAS sgemm (baseline), 1 caller", base, 1},
-        {"OpenBLAS sgemm (baseline), 2 callers", base, 2},
-    };
-    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-        printf("%-40s", modes[m].name);
-        for (size_t b = 0; b < 3; b++) {
-            double r
-                = throughput(modes[m].enc, batches[b], modes[m].callers, secs);
-            if (r < 0) {
-                fprintf(stderr, "encoder_bench: embedding failed\n");
-                return 1;
-            }
-            printf(" %8.0f", r);
-            fflush(stdout);
-        }
-        printf("\n");
-    }
+    for (int e = 0; e < NENC; e++)
+        for (int c = 0; c < 2; c++)
+            printf("%-34s %d caller%s %8.0f %8.0f %8.0f\n", names[e], c + 1,
+                c ? "s" : " ", rate[e][c][0], rate[e][c][1], rate[e][c][2]);
+    for (int e = I8; e <= BASE; e++)
+        for (int c = 0; c < 2; c++)
+            printf("%-34s %d caller%s %8.2f %8.2f %8.2f\n",
+                e == I8          ? "int8 / float32"
+                    : e == I8FFN ? "int8-ffn / float32"
+                                 : "float32 / baseline",
+                c + 1, c ? "s" : " ",
+                e == BASE ? rate[F32][c][0] / rate[BASE][c][0]
+                          : rate[e][c][0] / rate[F32][c][0],
+                e == BASE ? rate[F32][c][1] / rate[BASE][c][1]
+                          : rate[e][c][1] / rate[F32][c][1],
+                e == BASE ? rate[F32][c][2] / rate[BASE][c][2]
+                          : rate[e][c][2] / rate[F32][c][2]);
 
-    if (latency(enc, "packed weights") != 0
-        || latency(base, "OpenBLAS sgemm (baseline)") != 0)
-        return 1;
+    for (int e = 0; e < NENC; e++)
+        if (latency(enc[e], names[e]) != 0)
+            return 1;
     printf("RSS at the end: %ld MiB\n", rss_kib() / 1024);
-    encoder_free(enc);
-    encoder_free(base);
+    for (int e = 0; e < NENC; e++)
+        encoder_free(enc[e]);
     return 0;
 }

@@ -28,16 +28,19 @@ main(int argc, char **argv)
     int rv = 1;
 
     daemon_init(argc, argv, "intent-agent", SVC_INTENT, &cfg);
-    if (encoder_load(&enc, cfg.encoder_dir) != 0)
+    enum encoder_precision precision = ENCODER_FLOAT32;
+    encoder_precision_parse(cfg.encoder_precision, &precision); /* checked */
+    if (encoder_load_with(&enc, cfg.encoder_dir, precision) != 0)
         log_warn(
             "no sentence encoder in %s: n-gram model only", cfg.encoder_dir);
     if (classifier_load(&clf, cfg.intent_model, enc) != 0) {
         log_error("cannot load the intent model %s", cfg.intent_model);
         goto out;
     }
-    log_info("intent model %s loaded (%s)", cfg.intent_model,
-        classifier_uses_encoder(clf) ? "n-grams + sentence encoder"
-                                     : "n-grams");
+    log_info("intent model %s loaded (%s%s)", cfg.intent_model,
+        classifier_uses_encoder(clf) ? "n-grams + sentence encoder, "
+                                     : "n-grams",
+        classifier_uses_encoder(clf) ? cfg.encoder_precision : "");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(cfg.intent_mode, "builtin") != 0) {
         mode = strcmp(cfg.intent_mode, "llm") == 0 ? MODE_LLM : MODE_HYBRID;

@@ -29,7 +29,9 @@ main(int argc, char **argv)
         if (daemon_llm(&cfg, 2, true, &llm) != 0)
             goto out;
     }
-    if (encoder_load(&enc, cfg.encoder_dir) != 0)
+    enum encoder_precision precision = ENCODER_FLOAT32;
+    encoder_precision_parse(cfg.encoder_precision, &precision); /* checked */
+    if (encoder_load_with(&enc, cfg.encoder_dir, precision) != 0)
         log_warn("no sentence encoder in %s: keyword retrieval only",
             cfg.encoder_dir);
     if (daemon_open_store(&cfg, "support-agent", &store) != 0)

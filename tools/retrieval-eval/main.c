@@ -386,6 +386,8 @@ main(int argc, char **argv)
         fprintf(stderr, "cannot load the encoder from %s\n", argv[3]);
         return 1;
     }
+    printf("encoder: %s (ENCODER_PRECISION)\n",
+        encoder_precision_name(encoder_get_precision(enc)));
     if (embed_rows(enc, &s) != 0) {
         fprintf(stderr, "cannot embed the messages\n");
         return 1;

@@ -752,6 +752,8 @@ main(int argc, char **argv)
             free(texts);
             goto out;
         }
+        fprintf(stderr, "encoder: %s (ENCODER_PRECISION)\n",
+            encoder_precision_name(encoder_get_precision(enc)));
         rc = embcache_embed(enc, o.cache, texts, r.ds.n, r.emb);
         free(texts);
         if (rc < 0) {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gemm.h"
 
@@ -110,6 +111,155 @@ test_without_kernel(void **state)
     gemm_use_kernel(1);
 }
 
+/*
+ * int8: each product against a double-precision one, within what the two
+ * roundings allow. x[i][k] is off by at most sx[i]/2 (sx = range / 127)
+ * and w[j][k] by sw[j]/2 (sw = max |w[j]| / 127), so
+ * |err| <= sum_k (|x| sw/2 + |w| sx/2 + sx sw/4) + float rounding.
+ */
+static void
+check_int8(int nparts, int part_n, int k, float *out, int *outm)
+{
+    const int n = nparts * part_n, ldx = k + 3, ldy = n + 5, maxm = 101;
+    float *w[3], *x = malloc(sizeof(float) * (size_t)maxm * (size_t)ldx);
+    float *y = malloc(sizeof(float) * (size_t)maxm * (size_t)ldy);
+    float *b = malloc(sizeof(float) * (size_t)n);
+    int dims[3] = {part_n, part_n, part_n};
+    uint32_t seed = 11;
+    struct gemm_weights g;
+    double ratio = 0;       /* the largest error / bound */
+    double sq = 0, var = 0; /* squared errors; their expectation */
+
+    assert_true(nparts <= 3 && x != NULL && y != NULL && b != NULL);
+    for (int i = 0; i < nparts; i++) {
+        w[i] = malloc(sizeof(float) * (size_t)part_n * (size_t)k);
+        assert_non_null(w[i]);
+        for (int j = 0; j < part_n * k; j++)
+            w[i][j] = value(&seed) * (float)(1 + j % 5); /* uneven rows */
+    }
+    for (int j = 0; j < n; j++)
+        b[j] = value(&seed);
+    for (int i = 0; i < maxm; i++)
+        for (int j = 0; j < ldx; j++) {
+            /* rows of one sign, of zeros, and of outliers too */
+            float v = value(&seed);
+            x[i * ldx + j] = i % 7 == 3 ? fabsf(v) + 0.5f
+                : i % 7 == 5            ? 0.0f
+                : i % 7 == 6            ? v * (j == 5 ? 40.0f : 1.0f)
+                                        : v;
+        }
+    assert_int_equal(
+        gemm_pack_int8(&g, (const float *const *)w, dims, nparts, k), 0);
+    assert_non_null(g.qpanels);
+    assert_int_equal(g.n, n);
+    for (int m = 1; m <= maxm; m += m < 14 ? 1 : 29) {
+        for (int j = 0; j < maxm * ldy; j++)
+            y[j] = 12345.0f;
+        gemm_dense(x, m, ldx, &g, b, y, ldy);
+        for (int i = 0; i < m; i++) {
+            const float *xi = x + i * ldx;
+            float lo = 0, hi = 0;
+            for (int kk = 0; kk < k; kk++) {
+                lo = xi[kk] < lo ? xi[kk] : lo;
+                hi = xi[kk] > hi ? xi[kk] : hi;
+            }
+            const double sx = (hi - lo) / 127.0;
+            for (int j = 0; j < n; j++) {
+                const float *wr
+                    = w[j / part_n] + (size_t)(j % part_n) * (size_t)k;
+                double want = b[j], amax = 0, bound = 0, v = 0;
+                for (int kk = 0; kk < k; kk++)
+                    amax = fabs(wr[kk]) > amax ? fabs(wr[kk]) : amax;
+                const double sw = amax / 127.0;
+                for (int kk = 0; kk < k; kk++) {
+                    want += (double)xi[kk] * wr[kk];
+                    bound += fabs(xi[kk]) * sw / 2 + fabs(wr[kk]) * sx / 2
+                        + sx * sw / 4;
+                    /* round to nearest: errors uniform over a step */
+                    v += (xi[kk] * xi[kk] * sw * sw + wr[kk] * wr[kk] * sx * sx)
+                        / 12;
+                }
+                bound = bound * 1.0001 + 1e-5 * (fabs(want) + 1);
+                double err = fabs(y[i * ldy + j] - want);
+                if (err > bound)
+                    fail_msg("int8 m %d row %d out %d k %d: error %g > %g", m,
+                        i, j, k, err, bound);
+                ratio = err / bound > ratio ? err / bound : ratio;
+                if (i % 7 != 6) { /* one outlier dominates: few samples */
+                    sq += err * err;
+                    var += v;
+                }
+            }
+            for (int j = n; j < ldy; j++)
+                assert_true(y[i * ldy + j] == 12345.0f);
+        }
+        for (int j = m * ldy; j < maxm * ldy; j++)
+            assert_true(y[j] == 12345.0f);
+        if (out != NULL && m == maxm) {
+            memcpy(out, y, sizeof(float) * (size_t)maxm * (size_t)ldy);
+            *outm = maxm;
+        }
+    }
+    /*
+     * Quantised for real (float products would be ~1e-6 of the bound).
+     * The bound adds every rounding up with one sign; they mostly cancel,
+     * so the errors reach a few sqrt(k) / k of it. One input: both exact.
+     */
+    if (k > 1 && ratio < 0.5 / sqrt(k))
+        fail_msg("k %d: largest error %g of the bound, not int8?", k, ratio);
+    /*
+     * Rounding to nearest, unbiased: the mean squared error is what
+     * uniform errors of half a step either way give (a bias of a quarter
+     * step would make it 1.3 times that).
+     */
+    if (k > 1 && (sqrt(sq / var) < 0.85 || sqrt(sq / var) > 1.15))
+        fail_msg("k %d: rms error %g of the expected", k, sqrt(sq / var));
+    gemm_free(&g);
+    gemm_free(&g);
+    for (int i = 0; i < nparts; i++)
+        free(w[i]);
+    free(x);
+    free(y);
+    free(b);
+}
+
+static void
+test_int8(void **state)
+{
+    (void)state;
+    check_int8(1, 16, 1, NULL, NULL);
+    check_int8(1, 48, 37, NULL, NULL); /* k not a multiple of 4 or 8 */
+    check_int8(1, 96, 384, NULL, NULL);
+    check_int8(3, 32, 64, NULL, NULL);
+    check_int8(1, 16, 1536, NULL, NULL);
+}
+
+/* The AVX2 kernel and the portable one give the same floats, bit for bit. */
+static void
+test_int8_kernels_agree(void **state)
+{
+    static const int shapes[][3]
+        = {{1, 16, 1}, {1, 48, 37}, {1, 32, 101}, {3, 32, 64}, {1, 16, 1536}};
+    (void)state;
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        const int np = shapes[s][0], pn = shapes[s][1], k = shapes[s][2];
+        const size_t len = (size_t)101 * (size_t)(np * pn + 5);
+        float *fast = malloc(sizeof(float) * len);
+        float *slow = malloc(sizeof(float) * len);
+        int m1 = 0, m2 = 0;
+        assert_true(fast != NULL && slow != NULL);
+        check_int8(np, pn, k, fast, &m1);
+        gemm_use_kernel(0);
+        check_int8(np, pn, k, slow, &m2);
+        gemm_use_kernel(1);
+        assert_int_equal(m1, 101);
+        assert_int_equal(m2, 101);
+        assert_memory_equal(fast, slow, sizeof(float) * len);
+        free(fast);
+        free(slow);
+    }
+}
+
 static void
 test_bad_shapes(void **state)
 {
@@ -126,6 +276,11 @@ test_bad_shapes(void **state)
     assert_int_equal(gemm_pack(&g, ws, ok, 2, 4), 0);
     gemm_dense(NULL, 0, 4, &g, NULL, NULL, 32); /* no rows: nothing read */
     gemm_free(&g);
+    assert_int_equal(gemm_pack_int8(&g, ws, &n, 1, 4), -EINVAL);
+    assert_int_equal(gemm_pack_int8(&g, ws, ok, 2, 0), -EINVAL);
+    assert_int_equal(gemm_pack_int8(&g, ws, ok, 2, 4), 0);
+    gemm_dense(NULL, 0, 4, &g, NULL, NULL, 32);
+    gemm_free(&g);
 }
 
 int
@@ -135,6 +290,8 @@ main(void)
         cmocka_unit_test(test_one_part),
         cmocka_unit_test(test_stacked_parts),
         cmocka_unit_test(test_without_kernel),
+        cmocka_unit_test(test_int8),
+        cmocka_unit_test(test_int8_kernels_agree),
         cmocka_unit_test(test_bad_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
