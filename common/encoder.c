@@ -110,36 +110,6 @@ load_layer(struct encoder *e, int i)
     return 0;
 }
 
-static const char *const precision_names[] = {
-    [ENCODER_FLOAT32] = "float32",
-    [ENCODER_INT8] = "int8",
-    [ENCODER_INT8_FFN] = "int8-ffn",
-};
-
-int
-encoder_precision_parse(const char *s, enum encoder_precision *p)
-{
-    if (s == NULL || *s == '\0') {
-        *p = ENCODER_FLOAT32;
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(precision_names) / sizeof(*precision_names);
-         i++)
-        if (strcmp(s, precision_names[i]) == 0) {
-            *p = (enum encoder_precision)i;
-            return 0;
-        }
-    return -EINVAL;
-}
-
-const char *
-encoder_precision_name(enum encoder_precision p)
-{
-    return (size_t)p < sizeof(precision_names) / sizeof(*precision_names)
-        ? precision_names[p]
-        : "?";
-}
-
 enum encoder_precision
 encoder_get_precision(const struct encoder *e)
 {
@@ -164,7 +134,7 @@ encoder_load_with(
     struct encoder *e;
     int rv;
 
-    if ((size_t)precision >= sizeof(precision_names) / sizeof(*precision_names))
+    if ((size_t)precision >= ENCODER_PRECISIONS)
         return -EINVAL;
     /*
      * One BLAS thread per caller: the services run several callers at once

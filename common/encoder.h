@@ -27,6 +27,7 @@ enum encoder_precision {
     ENCODER_INT8,
     ENCODER_INT8_FFN,
 };
+#define ENCODER_PRECISIONS 3
 
 /*
  * "float32", "int8" or "int8-ffn" to *p; NULL or "" is float32. Returns 0,
