@@ -23,8 +23,7 @@ encoder_precision_parse(const char *s, enum encoder_precision *p)
         *p = ENCODER_FLOAT32;
         return 0;
     }
-    for (size_t i = 0; i < ENCODER_PRECISIONS;
-         i++)
+    for (size_t i = 0; i < ENCODER_PRECISIONS; i++)
         if (strcmp(s, precision_names[i]) == 0) {
             *p = (enum encoder_precision)i;
             return 0;
@@ -35,8 +34,5 @@ encoder_precision_parse(const char *s, enum encoder_precision *p)
 const char *
 encoder_precision_name(enum encoder_precision p)
 {
-    return (size_t)p < ENCODER_PRECISIONS
-        ? precision_names[p]
-        : "?";
+    return (size_t)p < ENCODER_PRECISIONS ? precision_names[p] : "?";
 }
-

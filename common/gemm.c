@@ -176,6 +176,18 @@ gemm_pack_int8(struct gemm_weights *g, const float *const *w, const int *n,
     return 0;
 }
 
+/* One value of a row to 0..127: x / scale + zero point, rounded half up
+ * (as the AVX2 path does: add 0.5, clamp, truncate). */
+static inline uint8_t
+quant1(float x, float inv, float off)
+{
+    float v = x * inv;
+    v = v + off;
+    v = v > 0.0f ? v : 0.0f;
+    v = v < 127.0f ? v : 127.0f;
+    return (uint8_t)(int32_t)v;
+}
+
 /*
  * Row i of x to 0..127: the range [min(x, 0), max(x, 0)] in 127 steps, so
  * 0 is exact; zero point zx[i]. Bytes k .. kq-1 are 0.
@@ -196,13 +208,8 @@ quantise_rows_c(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
         const float inv = 1.0f / scale;
         const float zp = (float)(int32_t)(-lo * inv + 0.5f);
         const float off = zp + 0.5f;
-        for (int kk = 0; kk < k; kk++) {
-            float v = row[kk] * inv;
-            v = v + off;
-            v = v > 0.0f ? v : 0.0f;
-            v = v < 127.0f ? v : 127.0f;
-            q[kk] = (uint8_t)(int32_t)v;
-        }
+        for (int kk = 0; kk < k; kk++)
+            q[kk] = quant1(row[kk], inv, off);
         memset(q + k, 0, (size_t)(kq - k));
         sx[i] = scale;
         zx[i] = (int32_t)zp;
@@ -284,13 +291,8 @@ quantise_rows_avx2(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
                 bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
             _mm256_storeu_si256((__m256i *)(void *)(q + kk), bytes);
         }
-        for (; kk < k; kk++) {
-            float v = row[kk] * inv;
-            v = v + off;
-            v = v > 0.0f ? v : 0.0f;
-            v = v < 127.0f ? v : 127.0f;
-            q[kk] = (uint8_t)(int32_t)v;
-        }
+        for (; kk < k; kk++)
+            q[kk] = quant1(row[kk], inv, off);
         memset(q + k, 0, (size_t)(kq - k));
         sx[i] = scale;
         zx[i] = (int32_t)zp;
