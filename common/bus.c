@@ -332,6 +332,7 @@ struct bus_server {
     pthread_cond_t idle_cv; /* a slot went idle */
     struct bus_call *head, *tail;
     bool stopping;
+    int sending; /* bus_call_reply()s inside nng_ctx_send: stop waits */
     int64_t started_ms;
 };
 
@@ -630,7 +631,7 @@ bus_server_stop(struct bus_server *s, int grace_ms)
     }
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        int busy = 0;
+        int busy = s->sending;
         for (int i = 0; i < s->nslots; i++)
             busy += s->slots[i].state != SLOT_IDLE;
         if (busy == 0)
@@ -727,11 +728,23 @@ bus_call_reply(struct bus_call *call, int code, const char *message,
         slot_finish(call);
         return;
     }
-    pthread_mutex_lock(&call->srv->mu);
+    /*
+     * A deferred reply comes from a thread of the caller's (a model's
+     * callback): the send may complete, and the slot go idle, before
+     * nng_ctx_send returns here, so bus_server_stop also waits for this
+     * thread to be out of it before closing the socket under it.
+     */
+    struct bus_server *s = call->srv;
+    pthread_mutex_lock(&s->mu);
     call->state = SLOT_SEND;
-    pthread_mutex_unlock(&call->srv->mu);
+    s->sending++;
+    pthread_mutex_unlock(&s->mu);
     nng_aio_set_msg(call->aio, msg);
     nng_ctx_send(call->ctx, call->aio);
+    pthread_mutex_lock(&s->mu);
+    if (--s->sending == 0)
+        pthread_cond_broadcast(&s->idle_cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- events ------------------------------------------------------------- */
