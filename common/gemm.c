@@ -176,6 +176,24 @@ gemm_pack_int8(struct gemm_weights *g, const float *const *w, const int *n,
     return 0;
 }
 
+/* A row's quantisation: [lo, hi] (lo <= 0 <= hi) in 127 steps, the zero
+ * point rounded so that 0 is exact. Shared by both quantisers, so that they
+ * give the same bytes. */
+struct qrow {
+    float scale, inv, zp, off;
+};
+
+static inline struct qrow
+qrow_of(float lo, float hi)
+{
+    struct qrow r;
+    r.scale = hi > lo ? (hi - lo) / 127.0f : 1.0f;
+    r.inv = 1.0f / r.scale;
+    r.zp = (float)(int32_t)(-lo * r.inv + 0.5f);
+    r.off = r.zp + 0.5f;
+    return r;
+}
+
 /* One value of a row to 0..127: x / scale + zero point, rounded half up
  * (as the AVX2 path does: add 0.5, clamp, truncate). */
 static inline uint8_t
@@ -204,10 +222,8 @@ quantise_rows_c(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
             lo = row[kk] < lo ? row[kk] : lo;
             hi = row[kk] > hi ? row[kk] : hi;
         }
-        const float scale = hi > lo ? (hi - lo) / 127.0f : 1.0f;
-        const float inv = 1.0f / scale;
-        const float zp = (float)(int32_t)(-lo * inv + 0.5f);
-        const float off = zp + 0.5f;
+        const struct qrow r = qrow_of(lo, hi);
+        const float scale = r.scale, inv = r.inv, zp = r.zp, off = r.off;
         for (int kk = 0; kk < k; kk++)
             q[kk] = quant1(row[kk], inv, off);
         memset(q + k, 0, (size_t)(kq - k));
@@ -269,10 +285,8 @@ quantise_rows_avx2(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
             lo = row[t] < lo ? row[t] : lo;
             hi = row[t] > hi ? row[t] : hi;
         }
-        const float scale = hi > lo ? (hi - lo) / 127.0f : 1.0f;
-        const float inv = 1.0f / scale;
-        const float zp = (float)(int32_t)(-lo * inv + 0.5f);
-        const float off = zp + 0.5f;
+        const struct qrow r = qrow_of(lo, hi);
+        const float scale = r.scale, inv = r.inv, zp = r.zp, off = r.off;
         const __m256 vinv = _mm256_set1_ps(inv), voff = _mm256_set1_ps(off);
         const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(127.0f);
         for (kk = 0; kk + 32 <= k; kk += 32) {
