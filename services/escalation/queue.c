@@ -255,11 +255,18 @@ create(struct queue *q, struct bus_call *call, const uint8_t *b, size_t n)
     int rv = mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)
         ? 0
         : store_error(&err, "insert escalation");
-    bson_destroy(&doc);
     store_put(q->store, c, coll);
+    /*
+     * New: the reply is read off the document just written (a look-up
+     * scans the collection on FerretDB v1, and grew with the queue).
+     * Resent: the first item is read back.
+     */
+    if (rv == 0 && (it = item_from_bson(&doc, q->sla_ms)) == NULL)
+        rv = STORE_DOWN;
+    bson_destroy(&doc);
     in->item->id = NULL; /* not ours to free */
     escalation__create_request__free_unpacked(in, NULL);
-    if (rv == 0 || rv == STORE_DUP)
+    if (rv == STORE_DUP)
         rv = find_item(q, id, &it);
     if (rv != 0) {
         store_failed(call);
