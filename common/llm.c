@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -25,6 +28,7 @@
 #define BACKOFF_MAX_MS 5000
 #define IDLE_WAIT_MS 1000
 #define CONNECTION_CACHE 1024 /* idle connections kept for reuse */
+#define EVENTS_PER_WAIT 64
 
 struct job {
     struct llm *l;
@@ -50,6 +54,9 @@ struct llm {
     size_t max_response;
     bool json_mode;
     CURLM *multi;
+    int epfd;        /* the transfers' sockets, and wakefd */
+    int wakefd;      /* eventfd: a call submitted, or stop */
+    int64_t curl_at; /* monotonic ms when curl's timer is due; -1: none */
     struct curl_slist *headers;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -415,10 +422,72 @@ start_due(struct llm *l, int64_t now, int64_t next_due)
     return next_due;
 }
 
+/*
+ * curl tells which sockets to watch for what (CURLMOPT_SOCKETFUNCTION) and
+ * when its next timeout is due (CURLMOPT_TIMERFUNCTION); the event thread
+ * waits on them with epoll and hands curl only the sockets that are ready,
+ * so a wake-up costs the same with 5 transfers running or 5,000.
+ */
+static int
+on_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+    struct llm *l = arg;
+    struct epoll_event ev;
+
+    (void)easy;
+    (void)sockp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u)
+        | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, s, &ev) != 0
+        && (errno != ENOENT || epoll_ctl(l->epfd, EPOLL_CTL_ADD, s, &ev) != 0))
+        log_warn("llm: cannot watch a socket: %s", strerror(errno));
+    return 0;
+}
+
+static int
+on_timer(CURLM *multi, long ms, void *arg)
+{
+    struct llm *l = arg;
+
+    (void)multi;
+    l->curl_at = ms < 0 ? -1 : clock_mono_ms() + ms;
+    return 0;
+}
+
+static void
+wake_thread(struct llm *l)
+{
+    uint64_t one = 1;
+    ssize_t n;
+
+    do
+        n = write(l->wakefd, &one, sizeof(one));
+    while (n < 0 && errno == EINTR);
+}
+
+static void
+reap(struct llm *l)
+{
+    CURLMsg *m;
+    int left;
+
+    while ((m = curl_multi_info_read(l->multi, &left)) != NULL)
+        if (m->msg == CURLMSG_DONE)
+            done_transfer(l, m->easy_handle, m->data.result);
+}
+
 static void *
 event_main(void *arg)
 {
     struct llm *l = arg;
+    struct epoll_event evs[EVENTS_PER_WAIT];
+    int running;
 
     for (;;) {
         pthread_mutex_lock(&l->mu);
@@ -436,18 +505,36 @@ event_main(void *arg)
             start_transfer(l, sub);
             sub = next;
         }
-        int still;
-        curl_multi_perform(l->multi, &still);
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(l->multi, &left)) != NULL)
-            if (m->msg == CURLMSG_DONE)
-                done_transfer(l, m->easy_handle, m->data.result);
         int64_t now = clock_mono_ms();
+        if (l->curl_at >= 0 && l->curl_at <= now) {
+            l->curl_at = -1;
+            curl_multi_socket_action(
+                l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+            reap(l);
+            now = clock_mono_ms();
+        }
         int64_t next_due = start_due(l, now, now + IDLE_WAIT_MS);
-        /* curl_multi_poll also wakes for curl's own timers. */
-        int wait = (int)(next_due - clock_mono_ms());
-        curl_multi_poll(l->multi, NULL, 0, wait > 0 ? wait : 0, NULL);
+        if (l->curl_at >= 0 && l->curl_at < next_due)
+            next_due = l->curl_at;
+        int64_t wait = next_due - clock_mono_ms();
+        int n = epoll_wait(
+            l->epfd, evs, EVENTS_PER_WAIT, wait > 0 ? (int)wait : 0);
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == l->wakefd) {
+                uint64_t count; /* EAGAIN: drained by an earlier event */
+                if (read(l->wakefd, &count, sizeof(count)) < 0
+                    && errno != EAGAIN)
+                    log_warn("llm: wake-up: %s", strerror(errno));
+                continue;
+            }
+            uint32_t e = evs[i].events;
+            int flags = (e & EPOLLIN ? CURL_CSELECT_IN : 0)
+                | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0)
+                | (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(l->multi, fd, flags, &running);
+        }
+        reap(l);
     }
 }
 
@@ -534,9 +621,18 @@ llm_new(struct llm **lp, const struct llm_config *cfg)
     l->headers = make_headers(cfg->api_key);
     l->multi = curl_multi_init();
     l->submitted_tail = &l->submitted;
+    l->curl_at = -1;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->wakefd};
     if (l->url == NULL || l->model == NULL || l->headers == NULL
-        || l->multi == NULL)
+        || l->multi == NULL || l->epfd < 0 || l->wakefd < 0
+        || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &ev) != 0)
         goto fail;
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
     long cache = cfg->max_connections > CONNECTION_CACHE ? cfg->max_connections
                                                          : CONNECTION_CACHE;
     curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, cache);
@@ -552,6 +648,10 @@ llm_new(struct llm **lp, const struct llm_config *cfg)
     return 0;
 fail:
     curl_multi_cleanup(l->multi);
+    if (l->epfd >= 0)
+        close(l->epfd);
+    if (l->wakefd >= 0)
+        close(l->wakefd);
     free_headers(l->headers);
     free(l->url);
     free(l->model);
@@ -567,10 +667,12 @@ llm_free(struct llm *l)
     pthread_mutex_lock(&l->mu);
     l->stopping = true;
     pthread_mutex_unlock(&l->mu);
-    curl_multi_wakeup(l->multi);
+    wake_thread(l);
     pthread_join(l->thread, NULL);
     pthread_mutex_destroy(&l->mu);
     curl_multi_cleanup(l->multi);
+    close(l->epfd);
+    close(l->wakefd);
     free_headers(l->headers);
     free(l->url);
     free(l->model);
@@ -658,7 +760,7 @@ llm_submit(
     *l->submitted_tail = j;
     l->submitted_tail = &j->next;
     pthread_mutex_unlock(&l->mu);
-    curl_multi_wakeup(l->multi);
+    wake_thread(l);
     return 0;
 }
 
