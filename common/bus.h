@@ -186,7 +186,17 @@ struct bus_listener;
 int bus_listener_open(
     struct bus_listener **lp, const char *url, bus_notice_fn cb, void *arg);
 
-/* Stop the thread and close; NULL is a no-op. */
+/*
+ * The same for the messages PUSHed to url (the metrics daemon's event
+ * intake); closed with bus_listener_close.
+ */
+int bus_intake_open(
+    struct bus_listener **lp, const char *url, bus_notice_fn cb, void *arg);
+
+/*
+ * Stop the thread (within 200 ms: it receives with that deadline), then
+ * close; NULL is a no-op.
+ */
 void bus_listener_close(struct bus_listener *l);
 
 #endif

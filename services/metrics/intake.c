@@ -6,7 +6,6 @@
 #include <time.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/pipeline0/pull.h>
 
 #include "bus.h"
 #include "clock.h"
@@ -17,36 +16,26 @@
 #define SWEEP_EVERY 60 /* flushes */
 
 struct intake {
-    nng_socket sock;
+    struct bus_listener *listener;
     struct stats *st;
-    pthread_t thread, flusher;
+    pthread_t flusher;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stopping;
 };
 
-static void *
-intake_main(void *arg)
+static void
+on_batch(const uint8_t *data, size_t len, void *arg)
 {
     struct intake *in = arg;
+    Metrics__EventBatch *b = metrics__event_batch__unpack(NULL, len, data);
 
-    for (;;) {
-        nng_msg *msg;
-        int rv = nng_recvmsg(in->sock, &msg, 0);
-        if (rv == NNG_ECLOSED)
-            return NULL;
-        if (rv != 0)
-            continue;
-        Metrics__EventBatch *b = metrics__event_batch__unpack(
-            NULL, nng_msg_len(msg), nng_msg_body(msg));
-        nng_msg_free(msg);
-        if (b == NULL) {
-            log_warn("intake: malformed event batch dropped");
-            continue;
-        }
-        stats_apply(in->st, b, clock_now_ms());
-        metrics__event_batch__free_unpacked(b, NULL);
+    if (b == NULL) {
+        log_warn("intake: malformed event batch dropped");
+        return;
     }
+    stats_apply(in->st, b, clock_now_ms());
+    metrics__event_batch__free_unpacked(b, NULL);
 }
 
 static void *
@@ -86,18 +75,13 @@ intake_start(struct intake **ip, const char *url, struct stats *st)
     if (in == NULL)
         return NNG_ENOMEM;
     in->st = st;
-    if ((rv = nng_pull0_open(&in->sock)) != 0
-        || (rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG))
-            != 0
-        || (rv = nng_listen(in->sock, url, NULL, 0)) != 0) {
+    if ((rv = bus_intake_open(&in->listener, url, on_batch, in)) != 0) {
         log_error("intake: cannot listen on %s: %s", url, nng_strerror(rv));
-        nng_close(in->sock);
         free(in);
         return rv;
     }
     pthread_mutex_init(&in->mu, NULL);
     pthread_cond_init(&in->cv, NULL);
-    pthread_create(&in->thread, NULL, intake_main, in);
     pthread_create(&in->flusher, NULL, flusher_main, in);
     *ip = in;
     return 0;
@@ -108,8 +92,7 @@ intake_stop(struct intake *in)
 {
     if (in == NULL)
         return;
-    nng_close(in->sock);
-    pthread_join(in->thread, NULL);
+    bus_listener_close(in->listener);
     pthread_mutex_lock(&in->mu);
     in->stopping = true;
     pthread_cond_signal(&in->cv);

@@ -465,6 +465,39 @@ test_instance_dies_holding_calls(void **state)
     bus_client_close(c);
 }
 
+/*
+ * One of two instances dies holding requests: each goes to the other one
+ * and is answered there, well before its 5 s deadline, and none fails.
+ */
+static void
+test_dead_instance_calls_go_to_another(void **state)
+{
+    struct bus_client *c;
+    nng_socket mute;
+    pthread_t t[8];
+    struct caller k[8];
+
+    (void)state;
+    assert_int_equal(bus_client_open(&c, url), 0);
+    assert_int_equal(nng_rep0_open(&mute), 0);
+    assert_int_equal(nng_dial(mute, url, NULL, 0), 0);
+    struct bus_server *s = start_server("survivor", 4);
+    wait_peers(c, 2);
+    for (int i = 0; i < 8; i++) {
+        k[i].c = c;
+        pthread_create(&t[i], NULL, call_slow, &k[i]);
+    }
+    usleep(100 * 1000);
+    nng_close(mute);
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(k[i].code, BUS_OK);
+        assert_string_equal(k[i].instance, "survivor");
+    }
+    bus_server_stop(s, 2000);
+    bus_client_close(c);
+}
+
 static void
 test_events_batched_and_dropped(void **state)
 {
@@ -523,6 +556,7 @@ main(void)
         cmocka_unit_test(test_deferred_calls_held_at_once),
         cmocka_unit_test(test_inline_method_needs_no_worker),
         cmocka_unit_test(test_instance_dies_holding_calls),
+        cmocka_unit_test(test_dead_instance_calls_go_to_another),
         cmocka_unit_test(test_events_batched_and_dropped),
     };
     snprintf(url, sizeof(url), "ipc:///tmp/test-bus-%ld.ipc", (long)getpid());
