@@ -7,7 +7,7 @@
  *
  *   encoder-calibrate --data FILE.jsonl --sources A,B,... --encoder DIR
  *                     --out FILE [--exclude FILE.jsonl ...] [--texts N]
- *                     [--alpha X] [--mask N]
+ *                     [--alpha X (0.7)] [--mask N (5)]
  *
  * Calibration texts are the "text" of --data rows whose "source" is one of
  * --sources, N of them (default 4000) evenly spread, less any text that
@@ -97,8 +97,9 @@ read_jsonl(
     int rv = 0;
 
     if (f == NULL) {
-        fprintf(stderr, "encoder-calibrate: %s: %s\n", path, strerror(errno));
-        return -errno;
+        rv = -errno;
+        fprintf(stderr, "encoder-calibrate: %s: %s\n", path, strerror(-rv));
+        return rv;
     }
     while (rv == 0 && (len = getline(&line, &cap, f)) > 0) {
         if (len > MAX_LINE || ++rows > MAX_ROWS)
@@ -145,8 +146,8 @@ main(int argc, char **argv)
     const char *data = NULL, *sources = NULL, *dir = NULL, *outp = NULL;
     const char *exclude[MAX_EXCLUDE];
     int nexclude = 0, c;
-    long want = 4000, mask = 15;
-    double alpha = 0.5;
+    long want = 4000, mask = 5; /* Q/K/V and FFN-in (docs/encoder.md) */
+    double alpha = 0.7;
     char *end;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
