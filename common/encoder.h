@@ -12,6 +12,7 @@
 #define COMMON_ENCODER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define ENCODER_DIM 384
 
@@ -52,6 +53,49 @@ int encoder_load_with(
  * like the daemons.
  */
 int encoder_load(struct encoder **ep, const char *dir);
+
+/*
+ * int8 smoothing (docs/encoder.md): per layer and dense product, the
+ * largest |x| of each input channel seen by the float32 encoder over a
+ * calibration set (tools/encoder-calibrate, `make encoder-calibration`),
+ * kept in ENCODER_SMOOTH_FILE next to the model. An int8 or int8-ffn load
+ * uses it when present (absent: int8 without smoothing, and a warning); a
+ * file that is malformed or was made for another model file fails the load.
+ * ENCODER_SMOOTH_FLOATS floats: layer 0's Q/K/V input (384), attention
+ * output input (384), FFN input (384), FFN output input (1536), then layer
+ * 1's ...
+ */
+#define ENCODER_SMOOTH_FILE "int8-smooth.bin"
+#define ENCODER_SMOOTH_PRODUCTS 4
+#define ENCODER_SMOOTH_FLOATS (6 * (3 * ENCODER_DIM + 1536))
+
+/*
+ * encoder_load_with, the smoothing statistics read from path instead:
+ * NULL is dir/ENCODER_SMOOTH_FILE if it exists, "" none.
+ */
+int encoder_load_smooth(struct encoder **ep, const char *dir,
+    enum encoder_precision p, const char *path);
+
+/* Whether e's int8 products were smoothed. */
+int encoder_is_smoothed(const struct encoder *e);
+
+/*
+ * Calibration: embed n texts like encoder_embed (e must be float32) and
+ * raise amax (ENCODER_SMOOTH_FLOATS floats, zeroed by the caller before
+ * the first call) to the largest |x| each dense product's input channel
+ * sees. Returns 0, -EINVAL (not float32) or -ENOMEM.
+ */
+int encoder_calibrate(
+    const struct encoder *e, const char *const *texts, size_t n, float *amax);
+
+/*
+ * Write the smoothing file: amax as encoder_calibrate left it, the
+ * migration strength alpha (0..1), mask (bit i: smooth product i, in the
+ * order above), ntexts calibration texts; the header names the size and
+ * sha256 of dir/model.safetensors. Returns 0 or a negative errno.
+ */
+int encoder_smooth_write(const char *path, const char *dir, const float *amax,
+    float alpha, unsigned mask, uint32_t ntexts);
 
 /* The precision e was loaded in. */
 enum encoder_precision encoder_get_precision(const struct encoder *e);

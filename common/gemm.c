@@ -111,6 +111,7 @@ gemm_free(struct gemm_weights *g)
     free(g->qpanels);
     free(g->qscale);
     free(g->qsum);
+    free(g->qsmooth);
     memset(g, 0, sizeof(*g));
 }
 
@@ -137,12 +138,28 @@ int
 gemm_pack_int8(struct gemm_weights *g, const float *const *w, const int *n,
     int nparts, int k)
 {
+    return gemm_pack_int8_smooth(g, w, n, nparts, k, NULL);
+}
+
+int
+gemm_pack_int8_smooth(struct gemm_weights *g, const float *const *w,
+    const int *n, int nparts, int k, const float *s)
+{
     int rv = describe(g, w, n, nparts, k);
 
     if (rv != 0)
         return rv;
     if (k > INT_MAX - 3)
         return -EINVAL;
+    for (int kk = 0; s != NULL && kk < k; kk++)
+        if (!(s[kk] > 0 && isfinite(s[kk]) && isfinite(1.0f / s[kk])))
+            return -EINVAL;
+    if (s != NULL) {
+        if ((g->qsmooth = malloc(sizeof(float) * (size_t)k)) == NULL)
+            return -ENOMEM;
+        for (int kk = 0; kk < k; kk++)
+            g->qsmooth[kk] = 1.0f / s[kk];
+    }
     g->qavx2 = have_kernel();
     g->kq = (k + 3) / 4 * 4;
     size_t bytes = (size_t)g->n * (size_t)g->kq;
@@ -160,12 +177,15 @@ gemm_pack_int8(struct gemm_weights *g, const float *const *w, const int *n,
             int8_t *panel = g->qpanels + (size_t)(j / NR) * NR * g->kq;
             float amax = 0;
             int32_t sum = 0;
-            for (int kk = 0; kk < k; kk++)
-                amax = fabsf(row[kk]) > amax ? fabsf(row[kk]) : amax;
+            for (int kk = 0; kk < k; kk++) {
+                const float v = s != NULL ? row[kk] * s[kk] : row[kk];
+                amax = fabsf(v) > amax ? fabsf(v) : amax;
+            }
             g->qscale[j] = amax > 0 ? amax / 127.0f : 1.0f;
             const float inv = 1.0f / g->qscale[j];
             for (int kk = 0; kk < k; kk++) {
-                long q = lrintf(row[kk] * inv);
+                const float v = s != NULL ? row[kk] * s[kk] : row[kk];
+                long q = lrintf(v * inv);
                 q = q > 127 ? 127 : q < -127 ? -127 : q;
                 panel[qoffset(j % NR, kk)] = (int8_t)q;
                 sum += (int32_t)q;
@@ -207,25 +227,27 @@ quant1(float x, float inv, float off)
 }
 
 /*
- * Row i of x to 0..127: the range [min(x, 0), max(x, 0)] in 127 steps, so
- * 0 is exact; zero point zx[i]. Bytes k .. kq-1 are 0.
+ * Row i of x (smoothed: each x[i][kk] times is[kk], unless is is NULL) to
+ * 0..127: the range [min(x, 0), max(x, 0)] in 127 steps, so 0 is exact;
+ * zero point zx[i]. Bytes k .. kq-1 are 0.
  */
 static void
-quantise_rows_c(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
-    float *sx, int32_t *zx)
+quantise_rows_c(const float *x, int m, int ldx, int k, int kq, const float *is,
+    uint8_t *qx, float *sx, int32_t *zx)
 {
     for (int i = 0; i < m; i++) {
         const float *row = x + (size_t)i * ldx;
         uint8_t *q = qx + (size_t)i * kq;
         float lo = 0, hi = 0;
         for (int kk = 0; kk < k; kk++) {
-            lo = row[kk] < lo ? row[kk] : lo;
-            hi = row[kk] > hi ? row[kk] : hi;
+            const float v = is != NULL ? row[kk] * is[kk] : row[kk];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
         }
         const struct qrow r = qrow_of(lo, hi);
         const float scale = r.scale, inv = r.inv, zp = r.zp, off = r.off;
         for (int kk = 0; kk < k; kk++)
-            q[kk] = quant1(row[kk], inv, off);
+            q[kk] = quant1(is != NULL ? row[kk] * is[kk] : row[kk], inv, off);
         memset(q + k, 0, (size_t)(kq - k));
         sx[i] = scale;
         zx[i] = (int32_t)zp;
@@ -260,8 +282,8 @@ dense_int8_c(const uint8_t *qx, int m, const float *sx, const int32_t *zx,
 #define AVX2I __attribute__((target("avx2")))
 
 AVX2I static void
-quantise_rows_avx2(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
-    float *sx, int32_t *zx)
+quantise_rows_avx2(const float *x, int m, int ldx, int k, int kq,
+    const float *is, uint8_t *qx, float *sx, int32_t *zx)
 {
     for (int i = 0; i < m; i++) {
         const float *row = x + (size_t)i * ldx;
@@ -270,7 +292,9 @@ quantise_rows_avx2(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
         float lo = 0, hi = 0;
         int kk = 0;
         for (; kk + 8 <= k; kk += 8) {
-            const __m256 v = _mm256_loadu_ps(row + kk);
+            __m256 v = _mm256_loadu_ps(row + kk);
+            if (is != NULL)
+                v = _mm256_mul_ps(v, _mm256_loadu_ps(is + kk));
             vlo = _mm256_min_ps(vlo, v);
             vhi = _mm256_max_ps(vhi, v);
         }
@@ -282,8 +306,9 @@ quantise_rows_avx2(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
             hi = h8[c] > hi ? h8[c] : hi;
         }
         for (int t = kk; t < k; t++) {
-            lo = row[t] < lo ? row[t] : lo;
-            hi = row[t] > hi ? row[t] : hi;
+            const float v = is != NULL ? row[t] * is[t] : row[t];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
         }
         const struct qrow r = qrow_of(lo, hi);
         const float scale = r.scale, inv = r.inv, zp = r.zp, off = r.off;
@@ -293,6 +318,8 @@ quantise_rows_avx2(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
             __m256i d[4];
             for (int u = 0; u < 4; u++) {
                 __m256 v = _mm256_loadu_ps(row + kk + 8 * u);
+                if (is != NULL)
+                    v = _mm256_mul_ps(v, _mm256_loadu_ps(is + kk + 8 * u));
                 v = _mm256_add_ps(_mm256_mul_ps(v, vinv), voff);
                 v = _mm256_min_ps(_mm256_max_ps(v, zero), top);
                 d[u] = _mm256_cvttps_epi32(v);
@@ -306,7 +333,7 @@ quantise_rows_avx2(const float *x, int m, int ldx, int k, int kq, uint8_t *qx,
             _mm256_storeu_si256((__m256i *)(void *)(q + kk), bytes);
         }
         for (; kk < k; kk++)
-            q[kk] = quant1(row[kk], inv, off);
+            q[kk] = quant1(is != NULL ? row[kk] * is[kk] : row[kk], inv, off);
         memset(q + k, 0, (size_t)(kq - k));
         sx[i] = scale;
         zx[i] = (int32_t)zp;
@@ -414,12 +441,13 @@ dense_int8(const float *x, int m, int ldx, const struct gemm_weights *g,
         float *yi = y + (size_t)i0 * ldy;
 #ifdef GEMM_X86
         if (g->qavx2) {
-            quantise_rows_avx2(xi, mc, ldx, g->k, g->kq, qx, sx, zx);
+            quantise_rows_avx2(
+                xi, mc, ldx, g->k, g->kq, g->qsmooth, qx, sx, zx);
             dense_int8_avx2(qx, mc, sx, zx, g, b, yi, ldy);
             continue;
         }
 #endif
-        quantise_rows_c(xi, mc, ldx, g->k, g->kq, qx, sx, zx);
+        quantise_rows_c(xi, mc, ldx, g->k, g->kq, g->qsmooth, qx, sx, zx);
         dense_int8_c(qx, mc, sx, zx, g, b, yi, ldy);
     }
     free(qx);

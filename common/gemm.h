@@ -36,6 +36,12 @@ struct gemm_weights {
     float *qscale;
     int32_t *qsum;
     int kq;
+    /*
+     * Smoothing (gemm_pack_int8_smooth): k factors 1/s[kk]; x's column kk
+     * is multiplied by it as a row is quantised (w's was by s[kk] before
+     * the weights were). NULL: none.
+     */
+    float *qsmooth;
     int qavx2; /* the AVX2 kernel, else the portable one (same integers) */
 };
 
@@ -59,6 +65,17 @@ int gemm_pack(struct gemm_weights *g, const float *const *w, const int *n,
  */
 int gemm_pack_int8(struct gemm_weights *g, const float *const *w, const int *n,
     int nparts, int k);
+
+/*
+ * The same with per-input-channel smoothing (SmoothQuant): column kk of
+ * every w[i] is multiplied by s[kk] before it is quantised, and input kk of
+ * each row of x divided by it (multiplied by 1 / s[kk]) as the row is
+ * quantised, so the product is unchanged in exact arithmetic while an input
+ * channel with outliers no longer sets the whole row's step. s: k finite
+ * factors > 0 (copied); NULL is gemm_pack_int8. -EINVAL for a bad factor.
+ */
+int gemm_pack_int8_smooth(struct gemm_weights *g, const float *const *w,
+    const int *n, int nparts, int k, const float *s);
 
 /*
  * Whether weights packed from now on use the kernel (on: the default where

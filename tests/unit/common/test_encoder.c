@@ -201,16 +201,23 @@ test_concurrent_callers(void **state)
  * int8 against float32 on the reference texts: the same texts, the vectors
  * close (bounds a little under what was measured: docs/encoder.md), and a
  * batch still gives what one text at a time does (rows are quantised one by
- * one). ENCODER_PRECISION picks the precision for encoder_load.
+ * one). Smoothed with the statistics the build puts next to the model
+ * (models/encoder/int8-smooth.bin), and without ("").
+ * ENCODER_PRECISION picks the precision for encoder_load.
  */
 static void
 test_int8_close_to_float32(void **state)
 {
     static const struct {
         enum encoder_precision p;
-        double mean, low; /* measured: 0.9945 / 0.9725, 0.9977 / 0.9882 */
-    } cases[]
-        = {{ENCODER_INT8, 0.994, 0.970}, {ENCODER_INT8_FFN, 0.997, 0.985}};
+        const char *smooth;
+        double mean, low; /* measured (docs/encoder.md) in the comments */
+    } cases[] = {
+        {ENCODER_INT8, NULL, 0.9975, 0.990},    /* 0.9980 / 0.9929 */
+        {ENCODER_INT8_FFN, NULL, 0.998, 0.990}, /* 0.9986 / 0.9923 */
+        {ENCODER_INT8, "", 0.994, 0.970},       /* 0.9945 / 0.9725 */
+        {ENCODER_INT8_FFN, "", 0.997, 0.985},   /* 0.9977 / 0.9882 */
+    };
     struct encoder *f, *q;
     cJSON *doc = load_reference();
     const char *texts[64];
@@ -229,8 +236,11 @@ test_int8_close_to_float32(void **state)
     assert_int_equal(encoder_load_with(&f, model_dir(), ENCODER_FLOAT32), 0);
     assert_int_equal(encoder_embed(f, texts, n, ref), 0);
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        assert_int_equal(encoder_load_with(&q, model_dir(), cases[c].p), 0);
+        assert_int_equal(
+            encoder_load_smooth(&q, model_dir(), cases[c].p, cases[c].smooth),
+            0);
         assert_int_equal(encoder_get_precision(q), cases[c].p);
+        assert_int_equal(encoder_is_smoothed(q), cases[c].smooth == NULL);
         assert_int_equal(encoder_embed(q, texts, n, got), 0);
         double sum = 0, low = 1, same = 1;
         for (size_t i = 0; i < n; i++) {
@@ -241,12 +251,16 @@ test_int8_close_to_float32(void **state)
             cs = cosine(got + i * ENCODER_DIM, one);
             same = cs < same ? cs : same;
         }
-        print_message("%s: %zu texts, cosine to float32 mean %.4f, lowest "
+        print_message("%s%s: %zu texts, cosine to float32 mean %.4f, lowest "
                       "%.4f; batch vs one %.7f\n",
-            encoder_precision_name(cases[c].p), n, sum / (double)n, low, same);
+            encoder_precision_name(cases[c].p),
+            encoder_is_smoothed(q) ? " smoothed" : "", n, sum / (double)n, low,
+            same);
         if (sum / (double)n < cases[c].mean || low < cases[c].low)
-            fail_msg("%s: mean %.4f lowest %.4f",
-                encoder_precision_name(cases[c].p), sum / (double)n, low);
+            fail_msg("%s%s: mean %.4f lowest %.4f",
+                encoder_precision_name(cases[c].p),
+                encoder_is_smoothed(q) ? " smoothed" : "", sum / (double)n,
+                low);
         /* quantised for real: float32 would be 1.0000000 */
         assert_true(low < 0.9999);
         assert_true(same > 0.99999);
@@ -254,6 +268,72 @@ test_int8_close_to_float32(void **state)
     }
     encoder_free(f);
     cJSON_Delete(doc);
+}
+
+/* A copy of the model's smoothing file, byte at XORed with x (-1: cut). */
+static void
+smooth_copy(const char *to, long at, unsigned x)
+{
+    char from[4096];
+    static unsigned char buf[1 << 17];
+    FILE *f;
+    size_t n;
+
+    snprintf(from, sizeof(from), "%s/%s", model_dir(), ENCODER_SMOOTH_FILE);
+    assert_non_null(f = fopen(from, "rb"));
+    n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    assert_true(n > 100 && n < sizeof(buf));
+    if (at < 0)
+        n -= 4;
+    else
+        buf[at] ^= (unsigned char)x;
+    assert_non_null(f = fopen(to, "wb"));
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * The smoothing file is checked: one made for another model file (its
+ * sha256 differs), cut short, with a bad header or a bad value fails the
+ * load; a named file that is absent too. float32 never reads it.
+ */
+static void
+test_smoothing_file_checked(void **state)
+{
+    char path[] = "/tmp/test_encoder_smooth_XXXXXX";
+    /* cut; magic, layers, ffn, mask, alpha; model size and sha256; the
+     * first statistic's sign */
+    const long flips[][2] = {{-1, 0}, {0, 1}, {12, 1}, {24, 1}, {31, 1},
+        {35, 0x80}, {40, 1}, {48, 1}, {79, 1}, {83, 0x80}};
+    struct encoder *e = NULL;
+    int fd = mkstemp(path);
+
+    (void)state;
+    assert_true(fd >= 0);
+    close(fd);
+    smooth_copy(path, 1000, 1); /* a statistic's low bit: still good */
+    assert_int_equal(
+        encoder_load_smooth(&e, model_dir(), ENCODER_INT8, path), 0);
+    assert_true(encoder_is_smoothed(e));
+    encoder_free(e);
+    for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+        smooth_copy(path, flips[i][0], (unsigned)flips[i][1]);
+        e = NULL;
+        if (encoder_load_smooth(&e, model_dir(), ENCODER_INT8, path) != -EINVAL)
+            fail_msg(
+                "smoothing file with byte %ld changed was accepted", flips[i]);
+        assert_null(e);
+        /* float32 does not look at it */
+        assert_int_equal(
+            encoder_load_smooth(&e, model_dir(), ENCODER_FLOAT32, path), 0);
+        assert_false(encoder_is_smoothed(e));
+        encoder_free(e);
+    }
+    unlink(path);
+    e = NULL;
+    assert_true(encoder_load_smooth(&e, model_dir(), ENCODER_INT8, path) < 0);
+    assert_null(e);
 }
 
 static void
@@ -292,6 +372,7 @@ main(void)
         cmocka_unit_test(test_missing_model_refused),
         cmocka_unit_test(test_concurrent_callers),
         cmocka_unit_test(test_int8_close_to_float32),
+        cmocka_unit_test(test_smoothing_file_checked),
         cmocka_unit_test(test_precision_from_environment),
     };
     /* The tests above that call encoder_load mean float32. */

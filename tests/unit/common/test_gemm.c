@@ -116,9 +116,12 @@ test_without_kernel(void **state)
  * roundings allow. x[i][k] is off by at most sx[i]/2 (sx = range / 127)
  * and w[j][k] by sw[j]/2 (sw = max |w[j]| / 127), so
  * |err| <= sum_k (|x| sw/2 + |w| sx/2 + sx sw/4) + float rounding.
+ * Smoothed (sm: k factors, else NULL), the same with x[i][k] / sm[k] and
+ * w[j][k] sm[k] in place of x and w, plus their float rounding.
  */
 static void
-check_int8(int nparts, int part_n, int k, float *out, int *outm)
+check_int8(
+    int nparts, int part_n, int k, const float *sm, float *out, int *outm)
 {
     const int n = nparts * part_n, ldx = k + 3, ldy = n + 5, maxm = 101;
     float *w[3], *x = malloc(sizeof(float) * (size_t)maxm * (size_t)ldx);
@@ -149,8 +152,10 @@ check_int8(int nparts, int part_n, int k, float *out, int *outm)
                                         : v;
         }
     assert_int_equal(
-        gemm_pack_int8(&g, (const float *const *)w, dims, nparts, k), 0);
+        gemm_pack_int8_smooth(&g, (const float *const *)w, dims, nparts, k, sm),
+        0);
     assert_non_null(g.qpanels);
+    assert_true((g.qsmooth != NULL) == (sm != NULL));
     assert_int_equal(g.n, n);
     for (int m = 1; m <= maxm; m += m < 14 ? 1 : 29) {
         for (int j = 0; j < maxm * ldy; j++)
@@ -159,27 +164,32 @@ check_int8(int nparts, int part_n, int k, float *out, int *outm)
         for (int i = 0; i < m; i++) {
             const float *xi = x + i * ldx;
             float lo = 0, hi = 0;
+#define XS(kk) ((double)xi[kk] / (sm != NULL ? sm[kk] : 1.0f))
+#define WS(kk) ((double)wr[kk] * (sm != NULL ? sm[kk] : 1.0f))
             for (int kk = 0; kk < k; kk++) {
-                lo = xi[kk] < lo ? xi[kk] : lo;
-                hi = xi[kk] > hi ? xi[kk] : hi;
+                lo = XS(kk) < lo ? (float)XS(kk) : lo;
+                hi = XS(kk) > hi ? (float)XS(kk) : hi;
             }
             const double sx = (hi - lo) / 127.0;
             for (int j = 0; j < n; j++) {
                 const float *wr
                     = w[j / part_n] + (size_t)(j % part_n) * (size_t)k;
-                double want = b[j], amax = 0, bound = 0, v = 0;
+                double want = b[j], amax = 0, bound = 0, v = 0, dot = 0;
                 for (int kk = 0; kk < k; kk++)
-                    amax = fabs(wr[kk]) > amax ? fabs(wr[kk]) : amax;
+                    amax = fabs(WS(kk)) > amax ? fabs(WS(kk)) : amax;
                 const double sw = amax / 127.0;
                 for (int kk = 0; kk < k; kk++) {
                     want += (double)xi[kk] * wr[kk];
-                    bound += fabs(xi[kk]) * sw / 2 + fabs(wr[kk]) * sx / 2
+                    dot += fabs((double)xi[kk] * wr[kk]);
+                    bound += fabs(XS(kk)) * sw / 2 + fabs(WS(kk)) * sx / 2
                         + sx * sw / 4;
                     /* round to nearest: errors uniform over a step */
-                    v += (xi[kk] * xi[kk] * sw * sw + wr[kk] * wr[kk] * sx * sx)
+                    v += (XS(kk) * XS(kk) * sw * sw + WS(kk) * WS(kk) * sx * sx)
                         / 12;
                 }
-                bound = bound * 1.0001 + 1e-5 * (fabs(want) + 1);
+#undef XS
+#undef WS
+                bound = bound * 1.0001 + 1e-5 * (fabs(want) + 1) + 1e-6 * dot;
                 double err = fabs(y[i * ldy + j] - want);
                 if (err > bound)
                     fail_msg("int8 m %d row %d out %d k %d: error %g > %g", m,
@@ -223,15 +233,93 @@ check_int8(int nparts, int part_n, int k, float *out, int *outm)
     free(b);
 }
 
+/* Smoothing factors for k inputs: input 5 (the outlier) divided by 6. */
+static float *
+factors(int k)
+{
+    float *s = malloc(sizeof(float) * (size_t)k);
+
+    assert_non_null(s);
+    for (int j = 0; j < k; j++)
+        s[j] = j == 5 ? 6.0f : 0.5f + 0.25f * (float)(j % 4);
+    return s;
+}
+
 static void
 test_int8(void **state)
 {
     (void)state;
-    check_int8(1, 16, 1, NULL, NULL);
-    check_int8(1, 48, 37, NULL, NULL); /* k not a multiple of 4 or 8 */
-    check_int8(1, 96, 384, NULL, NULL);
-    check_int8(3, 32, 64, NULL, NULL);
-    check_int8(1, 16, 1536, NULL, NULL);
+    check_int8(1, 16, 1, NULL, NULL, NULL);
+    check_int8(1, 48, 37, NULL, NULL, NULL); /* k not a multiple of 4 or 8 */
+    check_int8(1, 96, 384, NULL, NULL, NULL);
+    check_int8(3, 32, 64, NULL, NULL, NULL);
+    check_int8(1, 16, 1536, NULL, NULL, NULL);
+}
+
+/* Smoothed: the same bounds on the smoothed operands. */
+static void
+test_int8_smoothed(void **state)
+{
+    static const int shapes[][3]
+        = {{1, 16, 1}, {1, 48, 37}, {1, 96, 384}, {3, 32, 64}, {1, 16, 1536}};
+    (void)state;
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        float *s = factors(shapes[i][2]);
+        check_int8(shapes[i][0], shapes[i][1], shapes[i][2], s, NULL, NULL);
+        free(s);
+    }
+}
+
+/* Root mean square error of int8 products of rows with an outlier input. */
+static double
+outlier_rms(const float *sm)
+{
+    enum { M = 24, N = 32, K = 384 };
+    float *w = malloc(sizeof(float) * N * K),
+          *x = malloc(sizeof(float) * M * K);
+    float y[M * N], b[N] = {0};
+    uint32_t seed = 5;
+    struct gemm_weights g;
+    double sq = 0;
+
+    assert_true(w != NULL && x != NULL);
+    for (int j = 0; j < N * K; j++)
+        w[j] = value(&seed);
+    for (int j = 0; j < M * K; j++)
+        x[j] = value(&seed) * (j % K == 5 ? 40.0f : 1.0f);
+    const float *ws[] = {w};
+    const int n = N;
+    assert_int_equal(gemm_pack_int8_smooth(&g, ws, &n, 1, K, sm), 0);
+    gemm_dense(x, M, K, &g, b, y, N);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double want = 0;
+            for (int kk = 0; kk < K; kk++)
+                want += (double)x[i * K + kk] * w[j * K + kk];
+            sq += (y[i * N + j] - want) * (y[i * N + j] - want);
+        }
+    gemm_free(&g);
+    free(w);
+    free(x);
+    return sqrt(sq / (M * N));
+}
+
+/*
+ * What smoothing is for: one input 40 times the others sets every row's
+ * step; divided by 6 (and its weights multiplied by 6) it no longer does.
+ */
+static void
+test_int8_smoothing_helps(void **state)
+{
+    float *s = factors(384);
+
+    (void)state;
+    for (int j = 0; j < 384; j++)
+        s[j] = j == 5 ? 6.0f : 1.0f;
+    const double plain = outlier_rms(NULL), smoothed = outlier_rms(s);
+    if (!(smoothed < 0.5 * plain))
+        fail_msg("rms error %g smoothed, %g not", smoothed, plain);
+    free(s);
 }
 
 /* The AVX2 kernel and the portable one give the same floats, bit for bit. */
@@ -241,22 +329,25 @@ test_int8_kernels_agree(void **state)
     static const int shapes[][3]
         = {{1, 16, 1}, {1, 48, 37}, {1, 32, 101}, {3, 32, 64}, {1, 16, 1536}};
     (void)state;
-    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
-        const int np = shapes[s][0], pn = shapes[s][1], k = shapes[s][2];
+    for (size_t s = 0; s < 2 * sizeof(shapes) / sizeof(shapes[0]); s++) {
+        const size_t sh = s % (sizeof(shapes) / sizeof(shapes[0]));
+        const int np = shapes[sh][0], pn = shapes[sh][1], k = shapes[sh][2];
         const size_t len = (size_t)101 * (size_t)(np * pn + 5);
         float *fast = malloc(sizeof(float) * len);
         float *slow = malloc(sizeof(float) * len);
+        float *sm = sh != s ? factors(k) : NULL; /* second round smoothed */
         int m1 = 0, m2 = 0;
         assert_true(fast != NULL && slow != NULL);
-        check_int8(np, pn, k, fast, &m1);
+        check_int8(np, pn, k, sm, fast, &m1);
         gemm_use_kernel(0);
-        check_int8(np, pn, k, slow, &m2);
+        check_int8(np, pn, k, sm, slow, &m2);
         gemm_use_kernel(1);
         assert_int_equal(m1, 101);
         assert_int_equal(m2, 101);
         assert_memory_equal(fast, slow, sizeof(float) * len);
         free(fast);
         free(slow);
+        free(sm);
     }
 }
 
@@ -281,6 +372,19 @@ test_bad_shapes(void **state)
     assert_int_equal(gemm_pack_int8(&g, ws, ok, 2, 4), 0);
     gemm_dense(NULL, 0, 4, &g, NULL, NULL, 32);
     gemm_free(&g);
+    /* smoothing factors: finite, > 0, with a finite inverse */
+    const float bad[][4] = {{1, 0, 1, 1}, {1, 1, -2, 1}, {1, 1, 1, NAN},
+        {INFINITY, 1, 1, 1}, {1e-39f, 1, 1, 1}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(
+            gemm_pack_int8_smooth(&g, ws, ok, 2, 4, bad[i]), -EINVAL);
+        assert_null(g.qpanels);
+        assert_null(g.qsmooth);
+    }
+    const float good[4] = {0.5f, 2, 1e-3f, 1e3f};
+    assert_int_equal(gemm_pack_int8_smooth(&g, ws, ok, 2, 4, good), 0);
+    assert_non_null(g.qsmooth);
+    gemm_free(&g);
 }
 
 int
@@ -291,6 +395,8 @@ main(void)
         cmocka_unit_test(test_stacked_parts),
         cmocka_unit_test(test_without_kernel),
         cmocka_unit_test(test_int8),
+        cmocka_unit_test(test_int8_smoothed),
+        cmocka_unit_test(test_int8_smoothing_helps),
         cmocka_unit_test(test_int8_kernels_agree),
         cmocka_unit_test(test_bad_shapes),
     };
