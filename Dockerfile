@@ -50,6 +50,7 @@ COPY . .
 RUN make -j"$(nproc)" \
         build/bin/gateway build/bin/intent-agent build/bin/support-agent \
         build/bin/escalation build/bin/metrics \
+        build/model/minilm/int8-smooth.bin \
     && build/bin/gateway --help >/dev/null
 
 # ---- what runs -------------------------------------------------------------
