@@ -1143,9 +1143,90 @@ bus_notify_send(struct bus_notify *n, const ProtobufCMessage *m)
  * SIGTERM under load).
  */
 #define LISTENER_POLL_MS 200
+#define CLOSE_WAIT_MS 2000
+
+/*
+ * nng 1.5's nng_close can wait for good for a pipe accepted while the
+ * socket closes (senders redialing meanwhile; fixed in later nng). A
+ * listener's socket is closed from a thread of its own, waited for at most
+ * ms; past that it is left behind (the process is stopping) with a warning.
+ */
+struct closer {
+    nng_socket sock;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done, abandoned;
+};
+
+static void
+closer_free(struct closer *c)
+{
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static void *
+closer_main(void *arg)
+{
+    struct closer *c = arg;
+
+    nng_close(c->sock);
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    bool abandoned = c->abandoned;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (abandoned)
+        closer_free(c);
+    return NULL;
+}
+
+static void
+close_bounded(nng_socket sock, int ms)
+{
+    struct closer *c = calloc(1, sizeof(*c));
+    pthread_t t;
+    struct timespec until;
+
+    if (c == NULL) {
+        nng_close(sock);
+        return;
+    }
+    c->sock = sock;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&t, NULL, closer_main, c) != 0) {
+        closer_free(c);
+        nng_close(sock);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (
+        !c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)
+        ;
+    if (!c->done) {
+        c->abandoned = true;
+        pthread_mutex_unlock(&c->mu);
+        pthread_detach(t);
+        log_warn("bus: a socket did not close within %d ms; left open", ms);
+        return;
+    }
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(t, NULL);
+    closer_free(c);
+}
 
 struct bus_listener {
     nng_socket sock;
+    nng_listener ep;
     pthread_t thread;
     atomic_bool stopping;
     bus_notice_fn cb;
@@ -1190,7 +1271,7 @@ listener_open(struct bus_listener **lp, const char *url, bool pull,
         nng_socket_set(l->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
     nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
     nng_socket_set_ms(l->sock, NNG_OPT_RECVTIMEO, LISTENER_POLL_MS);
-    if ((rv = nng_listen(l->sock, url, NULL, 0)) == 0
+    if ((rv = nng_listen(l->sock, url, &l->ep, 0)) == 0
         && pthread_create(&l->thread, NULL, listener_main, l) != 0)
         rv = NNG_ENOMEM;
     if (rv != 0) {
@@ -1223,6 +1304,7 @@ bus_listener_close(struct bus_listener *l)
         return;
     atomic_store(&l->stopping, true);
     pthread_join(l->thread, NULL);
-    nng_close(l->sock);
+    nng_listener_close(l->ep);
+    close_bounded(l->sock, CLOSE_WAIT_MS);
     free(l);
 }

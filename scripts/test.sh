@@ -18,8 +18,11 @@ failed_names=()
 if [ "$what" = all ] || [ "$what" = unit ]; then
     echo "== unit tests"
     while IFS= read -r t; do
-        out=$("$t" 2>&1)
+        # A hung test fails with its name instead of holding CI to its limit.
+        out=$(timeout -k 10 600 "$t" 2>&1)
         rc=$?
+        [ $rc -ne 124 ] || out="$out
+$(basename "$t"): timed out after 600 s"
         printf '%s\n' "$out" | grep -E '^\[  (PASSED|FAILED|  OK|SKIPPED) ' | sed "s|^|  $(basename "$t"): |" | grep -v '  OK ' || true
         p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)
         f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)
