@@ -21,6 +21,22 @@
 #include "log.h"
 #include "metrics.pb-c.h"
 
+/* ms from now on CLOCK_REALTIME, for pthread_cond_timedwait. */
+static struct timespec
+realtime_in(int ms)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 /* ---- client ------------------------------------------------------------- */
 
 /*
@@ -95,13 +111,7 @@ watcher_main(void *arg)
                     nng_aio_cancel(s->aio);
             alone_since = 0;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 50 * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = realtime_in(50);
         pthread_cond_timedwait(&c->cv, &c->mu, &until);
     }
     pthread_mutex_unlock(&c->mu);
@@ -642,14 +652,7 @@ bus_server_stop(struct bus_server *s, int grace_ms)
         if (waiting)
             nng_aio_cancel(s->slots[i].aio);
     }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += grace_ms / 1000;
-    until.tv_nsec += (long)(grace_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = realtime_in(grace_ms);
     pthread_mutex_lock(&s->mu);
     for (;;) {
         int busy = s->sending;
@@ -943,13 +946,7 @@ flusher_main(void *arg)
     struct span *sbatch = calloc((size_t)e->cap, sizeof(*sbatch));
 
     for (;;) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 100 * 1000000; /* batch for up to 100 ms */
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = realtime_in(100); /* batch for up to 100 ms */
         pthread_mutex_lock(&e->mu);
         while (e->len < 64 && e->slen < 64 && !e->stopping
             && pthread_cond_timedwait(&e->cv, &e->mu, &until) != ETIMEDOUT)
@@ -1201,13 +1198,7 @@ close_bounded(nng_socket sock, int ms)
         nng_close(sock);
         return;
     }
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = realtime_in(ms);
     pthread_mutex_lock(&c->mu);
     while (
         !c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)
