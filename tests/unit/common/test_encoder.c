@@ -201,9 +201,9 @@ test_concurrent_callers(void **state)
  * int8 against float32 on the reference texts: the same texts, the vectors
  * close (bounds a little under what was measured: docs/encoder.md), and a
  * batch still gives what one text at a time does (rows are quantised one by
- * one). Smoothed with the statistics the build puts next to the model
- * (models/encoder/int8-smooth.bin), and without ("").
- * ENCODER_PRECISION picks the precision for encoder_load.
+ * one; int8-ffn within float32's rounding, below). Smoothed with the statistics
+ * the build puts next to the model (models/encoder/int8-smooth.bin), and
+ * without (""). ENCODER_PRECISION picks the precision for encoder_load.
  */
 static void
 test_int8_close_to_float32(void **state)
@@ -263,7 +263,18 @@ test_int8_close_to_float32(void **state)
                 low);
         /* quantised for real: float32 would be 1.0000000 */
         assert_true(low < 0.9999);
-        assert_true(same > 0.99999);
+        /*
+         * int8 products give every row the same result in any batch.
+         * int8-ffn's attention products are float32, and on a machine whose
+         * OpenBLAS runs AVX-512 a batch of more than 32 token rows goes to
+         * OpenBLAS and one text to our kernel: a last-bit difference that
+         * may move an FFN activation across a rounding step (measured
+         * 0.99968 there, 1.0000000 elsewhere).
+         */
+        if (cases[c].p == ENCODER_INT8)
+            assert_true(same > 0.99999);
+        else
+            assert_true(same > 0.999);
         encoder_free(q);
     }
     encoder_free(f);
