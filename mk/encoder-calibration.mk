@@ -28,7 +28,7 @@ encoder-calibration: $(ENCODER_CALIB) build/model/minilm/model.safetensors
 	@mkdir -p $(dir $(ENCODER_CALIB_OUT))
 	$(ENCODER_CALIB) --data "$(ENCODER_CALIB_DATA)" \
 		--sources $(ENCODER_CALIB_SOURCES) \
-		--exclude tests/data/retrieval_eval.jsonl \
+		$(addprefix --exclude ,$(RETRIEVAL_SETS)) \
 		--encoder build/model/minilm --out $(ENCODER_CALIB_OUT) \
 		$(ENCODER_CALIB_FLAGS)
 	$(Q)cp $(ENCODER_CALIB_OUT) $(ENCODER_SMOOTH)

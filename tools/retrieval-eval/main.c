@@ -3,16 +3,18 @@
  * reply do on a labelled set of customer messages, written apart from the
  * knowledge base.
  *
- *   retrieval-eval KB.json EVAL.jsonl MODEL_DIR [--tune] [--verbose]
+ *   retrieval-eval KB.json EVAL.jsonl MODEL_DIR [MORE.jsonl...] [--tune]
+ *                  [--verbose] [--dump]
  *
- * EVAL lines: {"text": ..., "expected": ["entry-id", ...], "intent": ...};
- * "expected": [] marks a message the knowledge base cannot answer (out of
- * scope), which the reply should hand to a human. A hit is any expected
- * id among the top k. Prints hit@1 / hit@3 for BM25 alone, the embedding
- * alone and the hybrid; what the built-in reply does (answers, right
- * answers, hand-overs for no match); a sweep of the match threshold; and
- * how far a curated answer would reach. --tune grid-searches the hybrid's
- * weights with two-fold cross-validation (reported, never applied).
+ * The rows of every EVAL file are scored together, as one set. Lines:
+ * {"text": ..., "expected": ["entry-id", ...], "intent": ...}; "expected": []
+ * marks a message the knowledge base cannot answer (out of scope), which the
+ * reply should hand to a human. A hit is any expected id among the top k.
+ * Prints hit@1 / hit@3 for BM25 alone, the embedding alone and the hybrid; what
+ * the built-in reply does (answers, right answers, hand-overs for no match); a
+ * sweep of the match threshold; and how far a curated answer would reach.
+ * --tune grid-searches the hybrid's weights with two-fold cross-validation
+ * (reported, never applied).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,27 +84,28 @@ out:
     return rv;
 }
 
+/* Appends the rows of path to s (s->rows holds MAX_ROWS). */
 static int
 load_rows(const char *path, struct set *s)
 {
     FILE *f = fopen(path, "r");
     char line[LINE_MAX_BYTES];
+    int first = s->n;
 
-    memset(s, 0, sizeof(*s));
-    if (f == NULL || (s->rows = calloc(MAX_ROWS, sizeof(*s->rows))) == NULL) {
-        if (f != NULL)
-            fclose(f);
+    if (f == NULL)
         return -1;
-    }
     while (s->n < MAX_ROWS && fgets(line, sizeof(line), f) != NULL) {
         if (parse_row(line, &s->rows[s->n]) != 0) {
             if (strspn(line, " \t\r\n") != strlen(line))
-                fprintf(stderr, "%s: skipped line %d\n", path, s->n + 1);
+                fprintf(
+                    stderr, "%s: skipped line %d\n", path, s->n - first + 1);
             continue;
         }
         s->in_scope += s->rows[s->n].nexpected > 0;
         s->n++;
     }
+    if (s->n == MAX_ROWS && fgets(line, sizeof(line), f) != NULL)
+        fprintf(stderr, "%s: rows past %d not read\n", path, MAX_ROWS);
     fclose(f);
     return 0;
 }
@@ -347,7 +350,7 @@ ms_since(const struct timespec *t0)
 int
 main(int argc, char **argv)
 {
-    struct set s;
+    struct set s = {0};
     struct kb kb;
     struct encoder *enc;
     struct retrieval *idx;
@@ -357,8 +360,8 @@ main(int argc, char **argv)
 
     if (argc < 4) {
         fprintf(stderr,
-            "usage: %s KB.json EVAL.jsonl MODEL_DIR [--tune] [--verbose] "
-            "[--dump]\n",
+            "usage: %s KB.json EVAL.jsonl MODEL_DIR [MORE.jsonl...] "
+            "[--tune] [--verbose] [--dump]\n",
             argv[0]);
         return 2;
     }
@@ -369,17 +372,27 @@ main(int argc, char **argv)
             verbose = true;
         else if (strcmp(argv[i], "--dump") == 0)
             dump = true;
-        else if (argv[i][0] != '\0') {
+        else if (argv[i][0] == '-') {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
+        }
+    }
+    if ((s.rows = calloc(MAX_ROWS, sizeof(*s.rows))) == NULL)
+        return 1;
+    for (int i = 2; i < argc; i++) {
+        if (i == 3 || argv[i][0] == '-' || argv[i][0] == '\0')
+            continue;
+        if (load_rows(argv[i], &s) != 0) {
+            fprintf(stderr, "cannot read %s\n", argv[i]);
+            return 1;
         }
     }
     if (kb_load_file(&kb, argv[1], err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    if (load_rows(argv[2], &s) != 0 || s.in_scope == 0) {
-        fprintf(stderr, "cannot read %s\n", argv[2]);
+    if (s.in_scope == 0) {
+        fprintf(stderr, "no in-scope message in %s\n", argv[2]);
         return 1;
     }
     if (encoder_load(&enc, argv[3]) != 0) {
