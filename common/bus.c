@@ -67,13 +67,21 @@ struct bus_client {
 
 #define ORPHAN_MS 250
 
+/*
+ * Instances are counted from ADD_PRE to REM_POST: nng 1.5 reports REM_POST
+ * for every pipe that had ADD_PRE, including one closed or refused before
+ * ADD_POST (which then never comes), so counting from ADD_POST could lose
+ * one for good and show a connected instance as gone. REM_POST may also
+ * run before the ADD_PRE callback returns; the count is right once both
+ * have.
+ */
 static void
 client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     struct bus_client *c = arg;
 
     (void)p;
-    if (ev == NNG_PIPE_EV_ADD_POST) {
+    if (ev == NNG_PIPE_EV_ADD_PRE) {
         atomic_fetch_add(&c->peers, 1);
     } else if (ev == NNG_PIPE_EV_REM_POST
         && atomic_fetch_sub(&c->peers, 1) == 1) {
@@ -139,7 +147,7 @@ bus_client_open(struct bus_client **cp, const char *url)
      */
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
-    nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_cb, c);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, client_pipe_cb, c);
     nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, c);
     if ((rv = nng_listen(c->sock, url, NULL, 0)) != 0) {
         nng_close(c->sock);
@@ -184,7 +192,9 @@ bus_client_close(struct bus_client *c)
 int
 bus_client_peers(const struct bus_client *c)
 {
-    return atomic_load(&((struct bus_client *)c)->peers);
+    int n = atomic_load(&((struct bus_client *)c)->peers);
+
+    return n > 0 ? n : 0; /* -1 for a moment: REM_POST before ADD_PRE's */
 }
 
 static struct call_slot *
@@ -564,6 +574,31 @@ dial_each(nng_socket sock, const char *urls, const char *what)
     return first;
 }
 
+/*
+ * A daemon's link to a gateway came up or went down: one log line each, so
+ * an operator (or a failing test's log) shows whether a restarted gateway
+ * was dialed back. The gateway's address is known only while the pipe is
+ * attached; the pipe id ties the two lines together.
+ */
+static void
+server_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    struct bus_server *s = arg;
+    char *url = NULL;
+
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        nng_dialer d = nng_pipe_dialer(p);
+        if (nng_dialer_id(d) > 0)
+            nng_dialer_get_string(d, NNG_OPT_URL, &url);
+        log_info("bus: %s: gateway link %u up (%s)", s->service,
+            (unsigned)nng_pipe_id(p), url != NULL ? url : "?");
+        nng_strfree(url);
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        log_info("bus: %s: gateway link %u down", s->service,
+            (unsigned)nng_pipe_id(p));
+    }
+}
+
 int
 bus_server_start(struct bus_server **sp, const struct bus_server_opts *o)
 {
@@ -585,6 +620,8 @@ bus_server_start(struct bus_server **sp, const struct bus_server_opts *o)
     /* Reconnect quickly after the gateway restarts. */
     nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 50);
     nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 1000);
+    nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, server_pipe_cb, s);
+    nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, server_pipe_cb, s);
     s->nslots = o->contexts > 0 ? o->contexts : 16;
     s->slots = calloc((size_t)s->nslots, sizeof(*s->slots));
     if (s->slots == NULL) {

@@ -118,7 +118,23 @@ class Suite:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"health never became {status}: "
-                             f"{last.body if last else 'no answer'}")
+                             f"{last.body if last else 'no answer'}"
+                             f"{self.log_tails()}")
+
+    def log_tails(self, lines=15):
+        """The last lines of every process log in the suite's folder, for
+        a failure's message (the folder is removed after the test)."""
+        out = []
+        for name in sorted(os.listdir(self.root)):
+            if not name.endswith(".log"):
+                continue
+            with open(os.path.join(self.root, name), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 16384))
+                tail = f.read().decode("utf-8", "replace").splitlines()
+            out.append(f"\n--- {name} (last {lines} lines)\n"
+                       + "\n".join(tail[-lines:]))
+        return "".join(out)
 
     def request(self, method, path, body=None, token=None, headers=None,
                 raw=None, timeout=10):

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
 
@@ -498,6 +499,47 @@ test_dead_instance_calls_go_to_another(void **state)
     bus_client_close(c);
 }
 
+/*
+ * A peer of the wrong protocol (a PUSH socket dialing the gateway's REQ
+ * address, as a misconfigured address would) is refused by nng after its
+ * ADD_PRE event, with a REM_POST and no ADD_POST. The instance count must
+ * not lose one to each: counted from ADD_POST it went below zero, read 0
+ * with a daemon connected, and every call failed as unavailable.
+ */
+static void
+test_refused_peer_does_not_hide_an_instance(void **state)
+{
+    struct bus_client *c;
+    Bus__Meta meta = BUS__META__INIT;
+    Bus__Reply *rep;
+    nng_socket push;
+
+    (void)state;
+    assert_int_equal(bus_client_open(&c, url), 0);
+    assert_int_equal(nng_push0_open(&push), 0);
+    for (int i = 0; i < 3; i++) {
+        nng_dialer d;
+        /* Each dial connects, is refused, and redials on its own. */
+        assert_int_equal(nng_dialer_create(&d, push, url), 0);
+        assert_int_equal(nng_dialer_start(d, NNG_FLAG_NONBLOCK), 0);
+    }
+    usleep(300 * 1000);
+    wait_peers(c, 0);
+
+    struct bus_server *s = start_server("one", 1);
+    wait_peers(c, 1);
+    usleep(300 * 1000); /* more refusals meanwhile */
+    assert_int_equal(bus_client_peers(c), 1);
+    assert_int_equal(bus_call(c, &meta, "echo", NULL, 2000, &rep), BUS_OK);
+    assert_string_equal(rep->instance, "one");
+    bus__reply__free_unpacked(rep, NULL);
+
+    nng_close(push);
+    bus_server_stop(s, 2000);
+    wait_peers(c, 0);
+    bus_client_close(c);
+}
+
 static void
 test_events_batched_and_dropped(void **state)
 {
@@ -557,6 +599,7 @@ main(void)
         cmocka_unit_test(test_inline_method_needs_no_worker),
         cmocka_unit_test(test_instance_dies_holding_calls),
         cmocka_unit_test(test_dead_instance_calls_go_to_another),
+        cmocka_unit_test(test_refused_peer_does_not_hide_an_instance),
         cmocka_unit_test(test_events_batched_and_dropped),
     };
     snprintf(url, sizeof(url), "ipc:///tmp/test-bus-%ld.ipc", (long)getpid());
