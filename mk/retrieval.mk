@@ -1,7 +1,8 @@
 # `make retrieval-eval`: hit@1 / hit@3 of the support agent's retrieval on
 # the messages of RETRIEVAL_SETS, scored as one set (one file alone:
-# RETRIEVAL_SETS=tests/data/retrieval_eval_2.jsonl), BM25 alone beside the hybrid, what the
-# built-in reply does with the shipped thresholds, and threshold sweeps.
+# RETRIEVAL_SETS=tests/data/retrieval_eval_2.jsonl), BM25 alone beside the
+# hybrid, what the built-in reply does with the shipped thresholds, and
+# threshold sweeps.
 #   make retrieval-eval TUNE=--tune            cross-validated weight search
 #   make retrieval-eval EVAL_ARGS=--verbose    the misses, one per line
 RETRIEVAL_EVAL := $(BUILD)/tools/retrieval-eval

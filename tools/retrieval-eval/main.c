@@ -392,7 +392,7 @@ main(int argc, char **argv)
         return 1;
     }
     if (s.in_scope == 0) {
-        fprintf(stderr, "no in-scope message in %s\n", argv[2]);
+        fprintf(stderr, "no in-scope message in the evaluation files\n");
         return 1;
     }
     if (encoder_load(&enc, argv[3]) != 0) {
