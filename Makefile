@@ -98,8 +98,8 @@ $(1)_TESTS := $$(patsubst tests/unit/$(1)/%.c,$(TBIN)/$(1)/%,\
 $(TBIN)/$(1)/%: tests/unit/$(1)/%.c $$($(1)_LIB) $(COMMON_LIB)
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@"
-	$(Q)$(CC) $(CPPFLAGS) -Iservices/$(1) $(CFLAGS) $(LDFLAGS) -o $$@ $$^ \
-		$(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CPPFLAGS) -Iservices/$(1) $(CFLAGS) $(LDFLAGS) -o $$@ $$< \
+		$$($(1)_LIB) $(COMMON_LIB) $(LDLIBS) -lcmocka
 UNIT_TESTS += $$($(1)_TESTS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
@@ -109,7 +109,8 @@ COMMON_TESTS := $(patsubst tests/unit/common/%.c,$(TBIN)/common/%,\
 $(TBIN)/common/%: tests/unit/common/%.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) \
+		$(LDLIBS) -lcmocka
 UNIT_TESTS += $(COMMON_TESTS)
 
 BINARIES := $(addprefix $(BIN)/,$(SERVICES))

@@ -17,6 +17,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "bus_listen.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.pb-c.h"
@@ -55,6 +56,7 @@ struct call_slot {
 
 struct bus_client {
     nng_socket sock;
+    struct bus_listen listen;
     atomic_int peers;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* the last instance went away, or closing */
@@ -149,11 +151,12 @@ bus_client_open(struct bus_client **cp, const char *url)
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
     nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, client_pipe_cb, c);
     nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, c);
-    if ((rv = nng_listen(c->sock, url, NULL, 0)) != 0) {
+    if ((rv = bus_listen_start(&c->listen, c->sock, url)) != 0) {
         nng_close(c->sock);
         goto fail;
     }
     if (pthread_create(&c->watcher, NULL, watcher_main, c) != 0) {
+        bus_listen_stop(&c->listen);
         nng_close(c->sock);
         rv = NNG_ENOMEM;
         goto fail;
@@ -178,6 +181,7 @@ bus_client_close(struct bus_client *c)
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->watcher, NULL);
+    bus_listen_stop(&c->listen);
     nng_close(c->sock);
     for (struct call_slot *s = c->all, *next; s != NULL; s = next) {
         next = s->next_all;
@@ -187,6 +191,12 @@ bus_client_close(struct bus_client *c)
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
+}
+
+int
+bus_client_relistened(struct bus_client *c)
+{
+    return bus_listen_renewed(&c->listen);
 }
 
 int
@@ -1254,7 +1264,7 @@ close_bounded(nng_socket sock, int ms)
 
 struct bus_listener {
     nng_socket sock;
-    nng_listener ep;
+    struct bus_listen listen;
     pthread_t thread;
     atomic_bool stopping;
     bus_notice_fn cb;
@@ -1299,9 +1309,11 @@ listener_open(struct bus_listener **lp, const char *url, bool pull,
         nng_socket_set(l->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
     nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
     nng_socket_set_ms(l->sock, NNG_OPT_RECVTIMEO, LISTENER_POLL_MS);
-    if ((rv = nng_listen(l->sock, url, &l->ep, 0)) == 0
-        && pthread_create(&l->thread, NULL, listener_main, l) != 0)
+    if ((rv = bus_listen_start(&l->listen, l->sock, url)) == 0
+        && pthread_create(&l->thread, NULL, listener_main, l) != 0) {
+        bus_listen_stop(&l->listen);
         rv = NNG_ENOMEM;
+    }
     if (rv != 0) {
         nng_close(l->sock);
         free(l);
@@ -1332,7 +1344,7 @@ bus_listener_close(struct bus_listener *l)
         return;
     atomic_store(&l->stopping, true);
     pthread_join(l->thread, NULL);
-    nng_listener_close(l->ep);
+    bus_listen_stop(&l->listen);
     close_bounded(l->sock, CLOSE_WAIT_MS);
     free(l);
 }

@@ -52,6 +52,12 @@ void bus_client_close(struct bus_client *c);
 int bus_client_peers(const struct bus_client *c);
 
 /*
+ * Times the client's ipc listener was found to have stopped accepting and
+ * was opened afresh (bus_listen.h); each is also logged.
+ */
+int bus_client_relistened(struct bus_client *c);
+
+/*
  * Call `method` with the packed message `body` (may be NULL) and wait for
  * the reply, at most timeout_ms. Returns BUS_OK with *out set to the reply
  * (free with bus__reply__free_unpacked(*out, NULL)); the reply's own status

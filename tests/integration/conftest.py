@@ -124,7 +124,7 @@ class Suite:
     def log_tails(self, lines=15):
         """The last lines of every process log in the suite's folder, for
         a failure's message (the folder is removed after the test)."""
-        out = []
+        out = [self.proc_states()]
         for name in sorted(os.listdir(self.root)):
             if not name.endswith(".log"):
                 continue
@@ -135,6 +135,20 @@ class Suite:
             out.append(f"\n--- {name} (last {lines} lines)\n"
                        + "\n".join(tail[-lines:]))
         return "".join(out)
+
+    def proc_states(self):
+        """One line: each process the suite started, running or how it
+        ended (a daemon that crashed says so before any log tail)."""
+        states = []
+        for key, p in sorted(self.procs.items()):
+            rc = p.poll()
+            if rc is None:
+                states.append(f"{key} running")
+            elif rc < 0:
+                states.append(f"{key} killed by signal {-rc}")
+            else:
+                states.append(f"{key} exited {rc}")
+        return "\nprocesses: " + ", ".join(states)
 
     def request(self, method, path, body=None, token=None, headers=None,
                 raw=None, timeout=10):

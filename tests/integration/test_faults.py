@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import MESSAGES, TOP, Load, running_suite
+from conftest import MESSAGES, TOP, Load, free_port, running_suite
 
 LOAD_S = float(os.environ.get("FAULT_LOAD_S", "30"))
 # Complaints and refunds go to the human queue: the escalation daemon works.
@@ -78,6 +78,28 @@ def test_one_of_two_instances_dies_under_load(fresh_suite, sig):
         stored(s, text, answer)
     print(f"\n{sig.name}: {len(load.ok)} chats in {LOAD_S:.0f} s, 0 failed, "
           "all stored")
+
+
+def test_second_gateway_on_the_same_addresses_changes_nothing(fresh_suite):
+    """Started twice by mistake, a gateway is refused the bus addresses and
+    exits. Finding one taken, nng connects to it and hangs up, which stopped
+    nng 1.5's ipc listener of the first gateway for good: an agent restarted
+    afterwards was never counted (common/bus_listen.h)."""
+    s = fresh_suite
+    second = s.start("gateway", key="gateway-2",
+                     env={"PORT": str(free_port())})
+    assert second.wait(30) != 0
+    with open(os.path.join(s.root, "gateway-2.log")) as f:
+        assert "cannot listen on" in f.read()
+    for svc in ("intent-agent", "support-agent"):
+        s.stop(svc, sig=signal.SIGKILL)
+        s.start(svc)
+    s.wait_healthy()
+    r = s.request("POST", "/api/chat", {"message": "Where is my order?"})
+    assert r.status == 200, r.body
+    a = r.json()
+    assert not a.get("intent_unavailable"), a
+    assert a.get("escalation_reason") != "agent_unavailable", a
 
 
 def test_only_instance_killed_degrades_then_flows_again(fresh_suite):

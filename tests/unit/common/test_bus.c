@@ -19,6 +19,7 @@
 #include <pthread.h>
 
 #include "bus.h"
+#include "bus_harness.h"
 #include "clock.h"
 #include "metrics.pb-c.h"
 
@@ -133,26 +134,7 @@ handler(struct bus_call *call, void *arg)
 static struct bus_server *
 start_server(const char *name, int workers)
 {
-    struct bus_server *s;
-    struct bus_server_opts o = {
-        .url = url,
-        .service = "test",
-        .instance = name,
-        .workers = workers,
-        .contexts = 8,
-        .handler = handler,
-        .arg = (void *)name,
-    };
-    assert_int_equal(bus_server_start(&s, &o), 0);
-    return s;
-}
-
-static void
-wait_peers(struct bus_client *c, int n)
-{
-    for (int i = 0; i < 200 && bus_client_peers(c) != n; i++)
-        usleep(10 * 1000);
-    assert_int_equal(bus_client_peers(c), n);
+    return serve(url, name, workers, handler);
 }
 
 static void
@@ -213,32 +195,6 @@ test_call_echo_and_health(void **state)
     bus_server_stop(s, 2000);
     wait_peers(c, 0);
     bus_client_close(c);
-}
-
-struct caller {
-    struct bus_client *c;
-    int code;
-    char instance[32];
-};
-
-static void *
-call_method(struct caller *k, const char *method)
-{
-    Bus__Meta meta = BUS__META__INIT;
-    Bus__Reply *rep;
-
-    k->code = bus_call(k->c, &meta, method, NULL, 5000, &rep);
-    if (k->code == BUS_OK) {
-        snprintf(k->instance, sizeof(k->instance), "%s", rep->instance);
-        bus__reply__free_unpacked(rep, NULL);
-    }
-    return NULL;
-}
-
-static void *
-call_slow(void *arg)
-{
-    return call_method(arg, "slow");
 }
 
 static void *
