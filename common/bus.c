@@ -57,7 +57,10 @@ struct call_slot {
 struct bus_client {
     nng_socket sock;
     struct bus_listen listen;
-    atomic_int peers;
+    atomic_int peers; /* nup, for readers without the lock */
+    pthread_mutex_t pipes_mu;
+    uint32_t *up; /* ids of the instances' pipes nng started */
+    int nup, capup;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* the last instance went away, or closing */
     struct call_slot *free;
@@ -70,34 +73,80 @@ struct bus_client {
 #define ORPHAN_MS 250
 
 /*
- * Instances are counted from ADD_PRE to REM_POST: nng 1.5 reports REM_POST
- * for every pipe that had ADD_PRE, including one closed or refused before
- * ADD_POST (which then never comes), so counting from ADD_POST could lose
- * one for good and show a connected instance as gone. REM_POST may also
- * run before the ADD_PRE callback returns; the count is right once both
- * have.
+ * An instance is counted from its pipe's ADD_POST (nng started it) to its
+ * REM_POST, by id: nng 1.5 also reports REM_POST for pipes refused before
+ * ADD_POST (a peer of the wrong protocol, a mistyped address, the
+ * listener's own probe), and those are no instance at all. A REM_POST may
+ * run before the ADD_POST callback of the same pipe (the callbacks run on
+ * different threads, unlocked); the id then stays listed after the pipe is
+ * gone, and the watcher's sweep (pipes_sweep) takes it out.
  */
+static void
+pipes_set_locked(struct bus_client *c)
+{
+    atomic_store(&c->peers, c->nup);
+}
+
 static void
 client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     struct bus_client *c = arg;
+    uint32_t id = (uint32_t)nng_pipe_id(p);
+    bool none_left = false;
 
-    (void)p;
-    if (ev == NNG_PIPE_EV_ADD_PRE) {
-        atomic_fetch_add(&c->peers, 1);
-    } else if (ev == NNG_PIPE_EV_REM_POST
-        && atomic_fetch_sub(&c->peers, 1) == 1) {
+    pthread_mutex_lock(&c->pipes_mu);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        if (c->nup == c->capup) {
+            int cap = c->capup > 0 ? 2 * c->capup : 8;
+            uint32_t *up = realloc(c->up, (size_t)cap * sizeof(*up));
+            if (up != NULL) {
+                c->up = up;
+                c->capup = cap;
+            }
+        }
+        if (c->nup < c->capup)
+            c->up[c->nup++] = id;
+    } else {
+        for (int i = 0; i < c->nup; i++) {
+            if (c->up[i] == id) {
+                c->up[i] = c->up[--c->nup];
+                none_left = c->nup == 0;
+                break;
+            }
+        }
+    }
+    pipes_set_locked(c);
+    pthread_mutex_unlock(&c->pipes_mu);
+    if (none_left) {
         pthread_mutex_lock(&c->mu);
         pthread_cond_signal(&c->cv);
         pthread_mutex_unlock(&c->mu);
     }
 }
 
+/* Drop listed pipes nng no longer knows (a REM_POST that came first). */
+static void
+pipes_sweep(struct bus_client *c)
+{
+    pthread_mutex_lock(&c->pipes_mu);
+    for (int i = 0; i < c->nup;) {
+        nng_pipe p = NNG_PIPE_INITIALIZER;
+        p.id = c->up[i];
+        if (nng_socket_id(nng_pipe_socket(p)) > 0)
+            i++;
+        else
+            c->up[i] = c->up[--c->nup];
+    }
+    pipes_set_locked(c);
+    pthread_mutex_unlock(&c->pipes_mu);
+}
+
 /*
  * bus_call resends a request whose instance died to another one; when none is
  * left for ORPHAN_MS the calls in flight are cancelled rather than left
  * waiting for their deadlines, so callers degrade at once. This thread
- * sleeps until the last instance goes away while calls are in flight.
+ * wakes when the last instance goes away while calls are in flight, and
+ * every BUS_LISTEN_CHECK_MS to sweep the list of instances.
  */
 static void *
 watcher_main(void *arg)
@@ -109,7 +158,12 @@ watcher_main(void *arg)
     while (!c->closing) {
         if (c->busy == 0 || atomic_load(&c->peers) > 0) {
             alone_since = 0;
-            pthread_cond_wait(&c->cv, &c->mu);
+            struct timespec until = realtime_in(BUS_LISTEN_CHECK_MS);
+            if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT) {
+                pthread_mutex_unlock(&c->mu);
+                pipes_sweep(c);
+                pthread_mutex_lock(&c->mu);
+            }
             continue;
         }
         int64_t now = clock_mono_ms();
@@ -137,6 +191,7 @@ bus_client_open(struct bus_client **cp, const char *url)
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return NNG_ENOMEM;
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->pipes_mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if ((rv = nng_req0_open(&c->sock)) != 0)
         goto fail;
@@ -149,7 +204,7 @@ bus_client_open(struct bus_client **cp, const char *url)
      */
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
-    nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, client_pipe_cb, c);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_cb, c);
     nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, c);
     if ((rv = bus_listen_start(&c->listen, c->sock, url)) != 0) {
         nng_close(c->sock);
@@ -165,7 +220,9 @@ bus_client_open(struct bus_client **cp, const char *url)
     return 0;
 fail:
     pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->pipes_mu);
     pthread_mutex_destroy(&c->mu);
+    free(c->up);
     free(c);
     return rv;
 }
@@ -189,7 +246,9 @@ bus_client_close(struct bus_client *c)
         free(s);
     }
     pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->pipes_mu);
     pthread_mutex_destroy(&c->mu);
+    free(c->up);
     free(c);
 }
 
@@ -202,9 +261,7 @@ bus_client_relistened(struct bus_client *c)
 int
 bus_client_peers(const struct bus_client *c)
 {
-    int n = atomic_load(&((struct bus_client *)c)->peers);
-
-    return n > 0 ? n : 0; /* -1 for a moment: REM_POST before ADD_PRE's */
+    return atomic_load(&((struct bus_client *)c)->peers);
 }
 
 static struct call_slot *

@@ -459,8 +459,10 @@ test_dead_instance_calls_go_to_another(void **state)
  * A peer of the wrong protocol (a PUSH socket dialing the gateway's REQ
  * address, as a misconfigured address would) is refused by nng after its
  * ADD_PRE event, with a REM_POST and no ADD_POST. The instance count must
- * not lose one to each: counted from ADD_POST it went below zero, read 0
- * with a daemon connected, and every call failed as unavailable.
+ * neither lose one to each (decremented at every REM_POST it read 0 with a
+ * daemon connected, and every call failed as unavailable) nor count the
+ * refused ones while they last (counted from ADD_PRE it read 2 now and
+ * then).
  */
 static void
 test_refused_peer_does_not_hide_an_instance(void **state)
