@@ -22,22 +22,6 @@
 #include "log.h"
 #include "metrics.pb-c.h"
 
-/* ms from now on CLOCK_REALTIME, for pthread_cond_timedwait. */
-static struct timespec
-realtime_in(int ms)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 /* ---- client ------------------------------------------------------------- */
 
 /*
@@ -158,7 +142,7 @@ watcher_main(void *arg)
     while (!c->closing) {
         if (c->busy == 0 || atomic_load(&c->peers) > 0) {
             alone_since = 0;
-            struct timespec until = realtime_in(BUS_LISTEN_CHECK_MS);
+            struct timespec until = clock_realtime_in(BUS_LISTEN_CHECK_MS);
             if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT) {
                 pthread_mutex_unlock(&c->mu);
                 pipes_sweep(c);
@@ -175,7 +159,7 @@ watcher_main(void *arg)
                     nng_aio_cancel(s->aio);
             alone_since = 0;
         }
-        struct timespec until = realtime_in(50);
+        struct timespec until = clock_realtime_in(50);
         pthread_cond_timedwait(&c->cv, &c->mu, &until);
     }
     pthread_mutex_unlock(&c->mu);
@@ -756,7 +740,7 @@ bus_server_stop(struct bus_server *s, int grace_ms)
         if (waiting)
             nng_aio_cancel(s->slots[i].aio);
     }
-    struct timespec until = realtime_in(grace_ms);
+    struct timespec until = clock_realtime_in(grace_ms);
     pthread_mutex_lock(&s->mu);
     for (;;) {
         int busy = s->sending;
@@ -1050,7 +1034,8 @@ flusher_main(void *arg)
     struct span *sbatch = calloc((size_t)e->cap, sizeof(*sbatch));
 
     for (;;) {
-        struct timespec until = realtime_in(100); /* batch for up to 100 ms */
+        struct timespec until
+            = clock_realtime_in(100); /* batch for up to 100 ms */
         pthread_mutex_lock(&e->mu);
         while (e->len < 64 && e->slen < 64 && !e->stopping
             && pthread_cond_timedwait(&e->cv, &e->mu, &until) != ETIMEDOUT)
@@ -1302,7 +1287,7 @@ close_bounded(nng_socket sock, int ms)
         nng_close(sock);
         return;
     }
-    until = realtime_in(ms);
+    until = clock_realtime_in(ms);
     pthread_mutex_lock(&c->mu);
     while (
         !c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define IPC_SCHEME "ipc://"
@@ -163,13 +164,7 @@ watch_main(void *arg)
 
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += BUS_LISTEN_CHECK_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = clock_realtime_in(BUS_LISTEN_CHECK_MS);
         pthread_cond_timedwait(&w->cv, &w->mu, &until);
         if (w->stopping)
             break;

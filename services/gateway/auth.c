@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <jwt.h>
 
+#include "clock.h"
 #include "hash.h"
 #include "ids.h"
 
@@ -40,10 +41,8 @@ struct auth {
 static int
 take_slot(struct auth *a)
 {
-    struct timespec until;
+    struct timespec until = clock_realtime_in(10 * 1000);
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
     while (sem_timedwait(&a->slots, &until) != 0) {
         if (errno != EINTR)
             return AUTH_BUSY;

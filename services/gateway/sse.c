@@ -149,9 +149,7 @@ sse_serve(struct sse_hub *h, struct req *r, const char *conversation_id)
     while (ok) {
         char *batch[QUEUE_MAX];
         int n = 0;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += PING_S;
+        struct timespec until = clock_realtime_in(PING_S * 1000);
         pthread_mutex_lock(&h->mu);
         while (c->n == 0 && !h->stopping)
             if (pthread_cond_timedwait(&h->cv, &h->mu, &until) != 0)

@@ -47,9 +47,7 @@ flusher_main(void *arg)
 
     pthread_mutex_lock(&in->mu);
     while (!in->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += FLUSH_MS / 1000;
+        struct timespec until = clock_realtime_in(FLUSH_MS);
         while (!in->stopping
             && pthread_cond_timedwait(&in->cv, &in->mu, &until) == 0)
             ;

@@ -51,9 +51,7 @@ refresher_main(void *arg)
 
     pthread_mutex_lock(&s->stop_mu);
     while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += SUPPORT_REFRESH_MS / 1000;
+        struct timespec until = clock_realtime_in(SUPPORT_REFRESH_MS);
         pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
         if (s->stopping)
             break;
