@@ -49,12 +49,6 @@ handler(struct bus_call *call, void *arg)
     }
 }
 
-static struct bus_server *
-start_server(const char *name, int workers)
-{
-    return serve(url, name, workers, handler);
-}
-
 /*
  * Connect to the ipc address and hang up before the listener has written
  * its handshake: what a daemon killed as it connects does, and what nng
@@ -85,7 +79,7 @@ test_peer_gone_mid_handshake_locks_no_instance_out(void **state)
 
     (void)state;
     assert_int_equal(bus_client_open(&c, url), 0);
-    struct bus_server *early = start_server("early", 4);
+    struct bus_server *early = serve(url, "early", 4, handler);
     wait_peers(c, 1);
     /* Calls in flight on the link up when it happens still get answers. */
     for (int i = 0; i < 4; i++) {
@@ -109,7 +103,7 @@ test_peer_gone_mid_handshake_locks_no_instance_out(void **state)
     }
 
     /* An instance that comes afterwards is taken. */
-    struct bus_server *late = start_server("late", 1);
+    struct bus_server *late = serve(url, "late", 1, handler);
     for (int i = 0; i < 500 && bus_client_peers(c) != 2; i++)
         usleep(10 * 1000);
     assert_int_equal(bus_client_peers(c), 2);
@@ -139,10 +133,10 @@ test_daemons_coming_and_going_leave_the_listener_be(void **state)
 
     (void)state;
     assert_int_equal(bus_client_open(&c, url), 0);
-    struct bus_server *stay = start_server("stay", 1);
+    struct bus_server *stay = serve(url, "stay", 1, handler);
     wait_peers(c, 1);
     for (int i = 0; i < 5; i++) {
-        struct bus_server *s = start_server("brief", 1);
+        struct bus_server *s = serve(url, "brief", 1, handler);
         wait_peers(c, 2);
         bus_server_stop(s, 2000);
         wait_peers(c, 1);
