@@ -25,6 +25,7 @@
 #define GEMM_AVX512_ROWS 32
 
 static int kernel_off; /* gemm_use_kernel(0) */
+static int avx512_off; /* gemm_use_avx512(0) */
 
 static int
 have_kernel(void)
@@ -37,10 +38,26 @@ have_kernel(void)
 #endif
 }
 
+static int
+have_avx512(void)
+{
+#ifdef GEMM_X86
+    return have_kernel() && !avx512_off && __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
 void
 gemm_use_kernel(int on)
 {
     kernel_off = !on;
+}
+
+void
+gemm_use_avx512(int on)
+{
+    avx512_off = !on;
 }
 
 /* OpenBLAS is running its AVX-512 sgemm kernels (docs/encoder.md). */
@@ -100,7 +117,9 @@ gemm_pack(struct gemm_weights *g, const float *const *w, const int *n,
             for (int kk = 0; kk < k; kk++)
                 for (int c = 0; c < NR; c++)
                     *dst++ = w[i][(size_t)(p + c) * (size_t)k + (size_t)kk];
-    g->kernel_rows = blas_has_avx512() ? GEMM_AVX512_ROWS : INT_MAX;
+    g->avx512 = have_avx512();
+    g->kernel_rows
+        = !g->avx512 && blas_has_avx512() ? GEMM_AVX512_ROWS : INT_MAX;
     return 0;
 }
 
@@ -523,6 +542,95 @@ dense_avx2(const float *x, int m, int ldx, const struct gemm_weights *g,
         }
     }
 }
+
+/*
+ * The same products with 16-float vectors: a panel row is one vector, so
+ * a tile takes two panels (32 outputs) by up to MR512 rows, 24
+ * accumulators of 32 registers. Each output still starts from its bias and
+ * adds x[kk] w[kk] with one fused multiply-add per kk, in kk order, as
+ * tile() does: the two kernels give the same floats, bit for bit.
+ */
+#define AVX512 __attribute__((target("avx512f")))
+#define MR512 12
+
+/* mr (<= MR512) rows of x times np (1 or 2) panels, p0 and the next. */
+AVX512 static INLINE void
+tile512(int mr, int np, const float *x, int ldx, const float *p0,
+    size_t panel_len, int k, const float *b, float *y, int ldy)
+{
+    __m512 acc[MR512][2];
+    const float *p1 = p0 + panel_len;
+
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < np; c++)
+            acc[r][c] = _mm512_loadu_ps(b + 16 * c);
+    for (int kk = 0; kk < k; kk++) {
+        const __m512 w0 = _mm512_load_ps(p0 + (size_t)kk * NR);
+        const __m512 w1 = np > 1 ? _mm512_load_ps(p1 + (size_t)kk * NR) : w0;
+#pragma GCC unroll 12
+        for (int r = 0; r < mr; r++) {
+            const __m512 a = _mm512_set1_ps(x[(size_t)r * ldx + kk]);
+            acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
+            if (np > 1)
+                acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < np; c++)
+            _mm512_storeu_ps(y + (size_t)r * ldy + 16 * c, acc[r][c]);
+}
+
+/* Constant row and panel counts: each case is its own unrolled loop. */
+AVX512 static void
+tiles512(int mr, int np, const float *x, int ldx, const float *p0,
+    size_t panel_len, int k, const float *b, float *y, int ldy)
+{
+#define TILE512(r)                                                             \
+    case r:                                                                    \
+        if (np > 1)                                                            \
+            tile512(r, 2, x, ldx, p0, panel_len, k, b, y, ldy);                \
+        else                                                                   \
+            tile512(r, 1, x, ldx, p0, panel_len, k, b, y, ldy);                \
+        break
+    switch (mr) {
+        TILE512(12);
+        TILE512(11);
+        TILE512(10);
+        TILE512(9);
+        TILE512(8);
+        TILE512(7);
+        TILE512(6);
+        TILE512(5);
+        TILE512(4);
+        TILE512(3);
+        TILE512(2);
+    default:
+        TILE512(1);
+    }
+#undef TILE512
+}
+
+AVX512 static void
+dense_avx512(const float *x, int m, int ldx, const struct gemm_weights *g,
+    const float *b, float *y, int ldy)
+{
+    const size_t panel_len = (size_t)g->k * NR;
+    const int panels = g->n / NR;
+
+    for (int i0 = 0; i0 < m; i0 += MC) {
+        const int mc = m - i0 < MC ? m - i0 : MC;
+        for (int p = 0; p < panels; p += 2) {
+            const int np = panels - p > 1 ? 2 : 1;
+            for (int i = i0; i < i0 + mc; i += MR512)
+                tiles512(i0 + mc - i < MR512 ? i0 + mc - i : MR512, np,
+                    x + (size_t)i * ldx, ldx, g->panels + (size_t)p * panel_len,
+                    panel_len, g->k, b + p * NR, y + (size_t)i * ldy + p * NR,
+                    ldy);
+        }
+    }
+}
 #endif
 
 void
@@ -536,7 +644,10 @@ gemm_dense(const float *x, int m, int ldx, const struct gemm_weights *g,
         return;
 #ifdef GEMM_X86
     if (g->panels != NULL && m <= g->kernel_rows) {
-        dense_avx2(x, m, ldx, g, b, y, ldy);
+        if (g->avx512)
+            dense_avx512(x, m, ldx, g, b, y, ldy);
+        else
+            dense_avx2(x, m, ldx, g, b, y, ldy);
         return;
     }
 #endif

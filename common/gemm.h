@@ -5,10 +5,12 @@
  * dozen token rows of a customer message that packing was half of the
  * encoder's time (perf, OpenBLAS 0.3.21). Weights here are laid out once,
  * at load, in panels of 16 outputs by k, the order an AVX2 + FMA kernel
- * reads them; a call only streams them. Without AVX2 + FMA (checked once,
- * at pack time) calls go to cblas_sgemm on the original matrices. When
- * OpenBLAS runs its AVX-512 kernels, which outrun this AVX2 one once the
- * packing is amortised, only small calls (up to 32 rows) use it.
+ * reads them (two 8-float vectors a row) and an AVX-512 one too (one
+ * 16-float vector); a call only streams them. Both kernels give the same
+ * floats. Without AVX2 + FMA (checked once, at pack time) calls go to
+ * cblas_sgemm on the original matrices. Without AVX-512F but beside
+ * OpenBLAS's AVX-512 kernels, which outrun the AVX2 one once the packing is
+ * amortised, only small calls (up to 32 rows) use it.
  */
 #ifndef COMMON_GEMM_H
 #define COMMON_GEMM_H
@@ -21,6 +23,7 @@
 struct gemm_weights {
     float *panels;   /* n/16 panels of k x 16 floats; NULL: cblas only */
     int kernel_rows; /* calls of at most this many rows use the panels */
+    int avx512;      /* the AVX-512 kernel, else the AVX2 one (same floats) */
     const float *part[GEMM_MAX_PARTS]; /* the originals, for cblas */
     int part_n[GEMM_MAX_PARTS];
     int nparts;
@@ -84,6 +87,13 @@ int gemm_pack_int8_smooth(struct gemm_weights *g, const float *const *w,
  * For int8 packings, off selects the portable (scalar) int8 kernel.
  */
 void gemm_use_kernel(int on);
+
+/*
+ * Whether weights packed from now on use the AVX-512 kernel where the CPU
+ * has AVX-512F (on, the default) or the AVX2 one; both give the same
+ * floats. For benchmarks and tests; call it before loading.
+ */
+void gemm_use_avx512(int on);
 
 /* Free the packing; g may be zeroed or already freed. */
 void gemm_free(struct gemm_weights *g);

@@ -263,13 +263,16 @@ out:
 }
 
 static int
+/* kernel: 0 OpenBLAS's sgemm, 1 the AVX2 kernel, 2 the best the CPU runs */
 load(struct encoder **e, const char *dir, enum encoder_precision p, int kernel)
 {
     int rc;
 
-    gemm_use_kernel(kernel);
+    gemm_use_kernel(kernel > 0);
+    gemm_use_avx512(kernel > 1);
     rc = encoder_load_with(e, dir, p);
     gemm_use_kernel(1);
+    gemm_use_avx512(1);
     if (rc != 0) {
         fprintf(stderr, "encoder_bench: cannot load %s (%d)\n", dir, rc);
         return -1;
@@ -286,9 +289,17 @@ main(int argc, char **argv)
     const char *texts = argc > 3 ? argv[3] : NULL;
     long ntexts = argc > 4 ? strtol(argv[4], NULL, 10) : 400;
     static const size_t batches[] = {1, 8, 64};
-    enum { F32, I8, I8FFN, BASE, NENC };
-    static const char *const names[NENC] = {"packed float32", "int8 (all 4)",
-        "int8 (FFN only)", "OpenBLAS sgemm (baseline)"};
+    enum { F32, F32AVX2, I8, I8FFN, BASE, NENC };
+    static const char *const names[NENC]
+        = {"packed float32", "packed float32, AVX2 kernel", "int8 (all 4)",
+            "int8 (FFN only)", "OpenBLAS sgemm (baseline)"};
+    /* ratio rows: a / b */
+    static const struct {
+        const char *name;
+        int a, b;
+    } ratios[] = {{"int8 / float32", I8, F32},
+        {"int8-ffn / float32", I8FFN, F32}, {"float32 / baseline", F32, BASE},
+        {"float32 / AVX2 kernel", F32, F32AVX2}};
     struct encoder *enc[NENC];
     double rate[NENC][2][3];
     double t0 = now();
@@ -297,13 +308,14 @@ main(int argc, char **argv)
         secs = 3.0;
     if (ntexts < 1 || ntexts > 100000)
         ntexts = 400;
-    if (load(&enc[F32], dir, ENCODER_FLOAT32, 1) != 0)
+    if (load(&enc[F32], dir, ENCODER_FLOAT32, 2) != 0)
         return 1;
     printf("load: %.0f ms, RSS after load %ld MiB; OpenBLAS %s, core %s\n",
         (now() - t0) * 1e3, rss_kib() / 1024, openblas_get_config(),
         openblas_get_corename());
-    if (load(&enc[I8], dir, ENCODER_INT8, 1) != 0
-        || load(&enc[I8FFN], dir, ENCODER_INT8_FFN, 1) != 0
+    if (load(&enc[F32AVX2], dir, ENCODER_FLOAT32, 1) != 0
+        || load(&enc[I8], dir, ENCODER_INT8, 2) != 0
+        || load(&enc[I8FFN], dir, ENCODER_INT8_FFN, 2) != 0
         || load(&enc[BASE], dir, ENCODER_FLOAT32, 0) != 0)
         return 1;
     if (texts != NULL
@@ -329,19 +341,13 @@ main(int argc, char **argv)
         for (int c = 0; c < 2; c++)
             printf("%-34s %d caller%s %8.0f %8.0f %8.0f\n", names[e], c + 1,
                 c ? "s" : " ", rate[e][c][0], rate[e][c][1], rate[e][c][2]);
-    for (int e = I8; e <= BASE; e++)
+    for (size_t r = 0; r < sizeof(ratios) / sizeof(ratios[0]); r++)
         for (int c = 0; c < 2; c++)
-            printf("%-34s %d caller%s %8.2f %8.2f %8.2f\n",
-                e == I8          ? "int8 / float32"
-                    : e == I8FFN ? "int8-ffn / float32"
-                                 : "float32 / baseline",
+            printf("%-34s %d caller%s %8.2f %8.2f %8.2f\n", ratios[r].name,
                 c + 1, c ? "s" : " ",
-                e == BASE ? rate[F32][c][0] / rate[BASE][c][0]
-                          : rate[e][c][0] / rate[F32][c][0],
-                e == BASE ? rate[F32][c][1] / rate[BASE][c][1]
-                          : rate[e][c][1] / rate[F32][c][1],
-                e == BASE ? rate[F32][c][2] / rate[BASE][c][2]
-                          : rate[e][c][2] / rate[F32][c][2]);
+                rate[ratios[r].a][c][0] / rate[ratios[r].b][c][0],
+                rate[ratios[r].a][c][1] / rate[ratios[r].b][c][1],
+                rate[ratios[r].a][c][2] / rate[ratios[r].b][c][2]);
 
     for (int e = 0; e < NENC; e++)
         if (latency(enc[e], names[e]) != 0)

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,80 @@ test_without_kernel(void **state)
     check(1, 48, 37);
     check(3, 32, 64);
     gemm_use_kernel(1);
+}
+
+/* y for m = 1..maxm rows of x, each call's rows at its own place in y. */
+static void
+products(const struct gemm_weights *g, const float *x, int ldx, int maxm,
+    const float *b, float *y, int ldy)
+{
+    for (int m = 1, at = 0; m <= maxm; at += m, m++)
+        gemm_dense(x, m, ldx, g, b, y + (size_t)at * (size_t)ldy, ldy);
+}
+
+/*
+ * The AVX-512 and AVX2 kernels give the same floats, bit for bit, for
+ * every row count through both row blocks and tails, an odd panel count
+ * (a tile of one panel) and stacked parts.
+ */
+static void
+test_avx512_and_avx2_agree(void **state)
+{
+    static const int shapes[][3]
+        = {{1, 16, 1}, {1, 48, 37}, {3, 32, 64}, {1, 80, 384}};
+    (void)state;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx2")
+        || !__builtin_cpu_supports("fma"))
+        skip();
+#else
+    skip();
+#endif
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        const int np = shapes[s][0], pn = shapes[s][1], k = shapes[s][2];
+        const int n = np * pn, ldx = k + 3, ldy = n + 5, maxm = 61;
+        const size_t rows = (size_t)maxm * (maxm + 1) / 2;
+        float *w[3], *x = malloc(sizeof(float) * (size_t)maxm * (size_t)ldx);
+        float *b = malloc(sizeof(float) * (size_t)n);
+        float *fast = calloc(rows * (size_t)ldy, sizeof(float));
+        float *slow = calloc(rows * (size_t)ldy, sizeof(float));
+        int dims[3] = {pn, pn, pn};
+        uint32_t seed = 11;
+        struct gemm_weights g512, g2;
+
+        assert_true(x != NULL && b != NULL && fast != NULL && slow != NULL);
+        for (int i = 0; i < np; i++) {
+            w[i] = malloc(sizeof(float) * (size_t)pn * (size_t)k);
+            assert_non_null(w[i]);
+            for (int j = 0; j < pn * k; j++)
+                w[i][j] = value(&seed);
+        }
+        for (int j = 0; j < n; j++)
+            b[j] = value(&seed);
+        for (int j = 0; j < maxm * ldx; j++)
+            x[j] = value(&seed);
+        assert_int_equal(
+            gemm_pack(&g512, (const float *const *)w, dims, np, k), 0);
+        gemm_use_avx512(0);
+        assert_int_equal(
+            gemm_pack(&g2, (const float *const *)w, dims, np, k), 0);
+        gemm_use_avx512(1);
+        assert_true(g512.avx512 && !g2.avx512);
+        assert_int_equal(g512.kernel_rows, INT_MAX);
+        g2.kernel_rows = INT_MAX; /* the AVX2 kernel even beside OpenBLAS's
+                                   * AVX-512 one */
+        products(&g512, x, ldx, maxm, b, fast, ldy);
+        products(&g2, x, ldx, maxm, b, slow, ldy);
+        assert_memory_equal(fast, slow, sizeof(float) * rows * (size_t)ldy);
+        gemm_free(&g512);
+        gemm_free(&g2);
+        for (int i = 0; i < np; i++)
+            free(w[i]);
+        free(x);
+        free(b);
+        free(fast);
+        free(slow);
+    }
 }
 
 /*
@@ -394,6 +469,7 @@ main(void)
         cmocka_unit_test(test_one_part),
         cmocka_unit_test(test_stacked_parts),
         cmocka_unit_test(test_without_kernel),
+        cmocka_unit_test(test_avx512_and_avx2_agree),
         cmocka_unit_test(test_int8),
         cmocka_unit_test(test_int8_smoothed),
         cmocka_unit_test(test_int8_smoothing_helps),
