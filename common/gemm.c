@@ -48,6 +48,16 @@ have_avx512(void)
 #endif
 }
 
+static int
+have_vnni(void)
+{
+#ifdef GEMM_X86
+    return have_avx512() && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
 void
 gemm_use_kernel(int on)
 {
@@ -180,6 +190,7 @@ gemm_pack_int8_smooth(struct gemm_weights *g, const float *const *w,
             g->qsmooth[kk] = 1.0f / s[kk];
     }
     g->qavx2 = have_kernel();
+    g->qvnni = have_vnni();
     g->kq = (k + 3) / 4 * 4;
     size_t bytes = (size_t)g->n * (size_t)g->kq;
     g->qpanels = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -436,6 +447,109 @@ dense_int8_avx2(const uint8_t *qx, int m, const float *sx, const int32_t *zx,
         }
     }
 }
+
+/*
+ * AVX-512 VNNI: a panel step's 64 bytes are the 16 outputs' four weights in
+ * output order, one 32-bit lane each, which is what vpdpbusd multiplies
+ * with four bytes of x and adds to a lane. The int32 sums are exact, like
+ * the AVX2 kernel's (whose 7-bit x keeps vpmaddubsw from saturating), and
+ * the scaling is the same float operations: the same floats.
+ */
+#define VNNI __attribute__((target("avx512f,avx512vnni")))
+#define QMR512 12
+
+/* mr (<= QMR512) quantised rows times np (1 or 2) panels, p0 and the next;
+ * sc, qs, b: the first panel's outputs' scales, sums and biases. */
+VNNI static INLINE void
+qtile512(int mr, int np, const uint8_t *qx, int kq, const int8_t *p0,
+    size_t panel_len, const float *sx, const int32_t *zx, const float *sc,
+    const int32_t *qs, const float *b, float *y, int ldy)
+{
+    __m512i acc[QMR512][2];
+    const int8_t *p1 = p0 + panel_len;
+
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    for (int t = 0; t < kq / 4; t++) {
+        const __m512i w0
+            = _mm512_load_si512((const void *)(p0 + (size_t)64 * t));
+        const __m512i w1 = np > 1
+            ? _mm512_load_si512((const void *)(p1 + (size_t)64 * t))
+            : w0;
+#pragma GCC unroll 12
+        for (int r = 0; r < mr; r++) {
+            int32_t four;
+            memcpy(&four, qx + (size_t)r * kq + 4 * t, sizeof(four));
+            const __m512i a = _mm512_set1_epi32(four);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, w0);
+            if (np > 1)
+                acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, w1);
+        }
+    }
+    for (int c = 0; c < np; c++) {
+        const __m512 s = _mm512_loadu_ps(sc + 16 * c);
+        const __m512i q = _mm512_loadu_si512((const void *)(qs + 16 * c));
+        const __m512 bc = _mm512_loadu_ps(b + 16 * c);
+#pragma GCC unroll 12
+        for (int r = 0; r < mr; r++) {
+            const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(
+                acc[r][c], _mm512_mullo_epi32(_mm512_set1_epi32(zx[r]), q)));
+            _mm512_storeu_ps(y + (size_t)r * ldy + 16 * c,
+                _mm512_add_ps(
+                    _mm512_mul_ps(v, _mm512_mul_ps(_mm512_set1_ps(sx[r]), s)),
+                    bc));
+        }
+    }
+}
+
+VNNI static void
+qtiles512(int mr, int np, const uint8_t *qx, int kq, const int8_t *p0,
+    size_t panel_len, const float *sx, const int32_t *zx, const float *sc,
+    const int32_t *qs, const float *b, float *y, int ldy)
+{
+#define QTILE512(r)                                                            \
+    case r:                                                                    \
+        if (np > 1)                                                            \
+            qtile512(r, 2, qx, kq, p0, panel_len, sx, zx, sc, qs, b, y, ldy);  \
+        else                                                                   \
+            qtile512(r, 1, qx, kq, p0, panel_len, sx, zx, sc, qs, b, y, ldy);  \
+        break
+    switch (mr) {
+        QTILE512(12);
+        QTILE512(11);
+        QTILE512(10);
+        QTILE512(9);
+        QTILE512(8);
+        QTILE512(7);
+        QTILE512(6);
+        QTILE512(5);
+        QTILE512(4);
+        QTILE512(3);
+        QTILE512(2);
+    default:
+        QTILE512(1);
+    }
+#undef QTILE512
+}
+
+VNNI static void
+dense_int8_vnni(const uint8_t *qx, int m, const float *sx, const int32_t *zx,
+    const struct gemm_weights *g, const float *b, float *y, int ldy)
+{
+    const size_t panel_len = (size_t)g->kq * NR;
+    const int panels = g->n / NR;
+
+    for (int p = 0; p < panels; p += 2) {
+        const int np = panels - p > 1 ? 2 : 1;
+        for (int i = 0; i < m; i += QMR512)
+            qtiles512(m - i < QMR512 ? m - i : QMR512, np,
+                qx + (size_t)i * g->kq, g->kq,
+                g->qpanels + (size_t)p * panel_len, panel_len, sx + i, zx + i,
+                g->qscale + p * NR, g->qsum + p * NR, b + p * NR,
+                y + (size_t)i * ldy + p * NR, ldy);
+    }
+}
 #endif
 
 /* int8 packing: quantise x a block of rows at a time, then the kernel. */
@@ -462,7 +576,10 @@ dense_int8(const float *x, int m, int ldx, const struct gemm_weights *g,
         if (g->qavx2) {
             quantise_rows_avx2(
                 xi, mc, ldx, g->k, g->kq, g->qsmooth, qx, sx, zx);
-            dense_int8_avx2(qx, mc, sx, zx, g, b, yi, ldy);
+            if (g->qvnni)
+                dense_int8_vnni(qx, mc, sx, zx, g, b, yi, ldy);
+            else
+                dense_int8_avx2(qx, mc, sx, zx, g, b, yi, ldy);
             continue;
         }
 #endif

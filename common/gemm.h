@@ -46,6 +46,7 @@ struct gemm_weights {
      */
     float *qsmooth;
     int qavx2; /* the AVX2 kernel, else the portable one (same integers) */
+    int qvnni; /* with qavx2: the AVX-512 VNNI kernel (same integers) */
 };
 
 /*
@@ -89,9 +90,10 @@ int gemm_pack_int8_smooth(struct gemm_weights *g, const float *const *w,
 void gemm_use_kernel(int on);
 
 /*
- * Whether weights packed from now on use the AVX-512 kernel where the CPU
- * has AVX-512F (on, the default) or the AVX2 one; both give the same
- * floats. For benchmarks and tests; call it before loading.
+ * Whether weights packed from now on use the AVX-512 kernels where the CPU
+ * has AVX-512F (float32) and AVX-512 VNNI (int8) (on, the default) or the
+ * AVX2 ones; both give the same floats. For benchmarks and tests; call it
+ * before loading.
  */
 void gemm_use_avx512(int on);
 

@@ -404,23 +404,50 @@ test_int8_kernels_agree(void **state)
     static const int shapes[][3]
         = {{1, 16, 1}, {1, 48, 37}, {1, 32, 101}, {3, 32, 64}, {1, 16, 1536}};
     (void)state;
+#if defined(__x86_64__) && defined(__GNUC__)
+    {
+        /* the kernel each switch picks, where the CPU has it */
+        const float w16[16] = {1};
+        const float *ws[1] = {w16};
+        const int n16[1] = {16};
+        const int vnni = __builtin_cpu_supports("avx512f")
+            && __builtin_cpu_supports("avx512vnni")
+            && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        struct gemm_weights g;
+        assert_int_equal(gemm_pack_int8(&g, ws, n16, 1, 1), 0);
+        assert_int_equal(g.qvnni, vnni);
+        gemm_free(&g);
+        gemm_use_avx512(0);
+        assert_int_equal(gemm_pack_int8(&g, ws, n16, 1, 1), 0);
+        gemm_use_avx512(1);
+        assert_int_equal(g.qvnni, 0);
+        gemm_free(&g);
+    }
+#endif
     for (size_t s = 0; s < 2 * sizeof(shapes) / sizeof(shapes[0]); s++) {
         const size_t sh = s % (sizeof(shapes) / sizeof(shapes[0]));
         const int np = shapes[sh][0], pn = shapes[sh][1], k = shapes[sh][2];
         const size_t len = (size_t)101 * (size_t)(np * pn + 5);
         float *fast = malloc(sizeof(float) * len);
+        float *avx2 = malloc(sizeof(float) * len);
         float *slow = malloc(sizeof(float) * len);
         float *sm = sh != s ? factors(k) : NULL; /* second round smoothed */
-        int m1 = 0, m2 = 0;
-        assert_true(fast != NULL && slow != NULL);
-        check_int8(np, pn, k, sm, fast, &m1);
+        int m1 = 0, m2 = 0, m3 = 0;
+        assert_true(fast != NULL && avx2 != NULL && slow != NULL);
+        check_int8(np, pn, k, sm, fast, &m1); /* AVX-512 VNNI where there */
+        gemm_use_avx512(0);
+        check_int8(np, pn, k, sm, avx2, &m2);
+        gemm_use_avx512(1);
         gemm_use_kernel(0);
-        check_int8(np, pn, k, sm, slow, &m2);
+        check_int8(np, pn, k, sm, slow, &m3);
         gemm_use_kernel(1);
         assert_int_equal(m1, 101);
         assert_int_equal(m2, 101);
+        assert_int_equal(m3, 101);
         assert_memory_equal(fast, slow, sizeof(float) * len);
+        assert_memory_equal(avx2, slow, sizeof(float) * len);
         free(fast);
+        free(avx2);
         free(slow);
         free(sm);
     }
