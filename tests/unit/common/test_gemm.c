@@ -20,6 +20,24 @@ value(uint32_t *state)
     return (float)((*state >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
+/* nparts random part_n x k matrices (malloc'ed) into w, nparts * part_n
+ * biases into b and xlen inputs into x, from seed. */
+static void
+random_inputs(float **w, int nparts, int part_n, int k, float *b, float *x,
+    int xlen, uint32_t seed)
+{
+    for (int i = 0; i < nparts; i++) {
+        w[i] = malloc(sizeof(float) * (size_t)part_n * (size_t)k);
+        assert_non_null(w[i]);
+        for (int j = 0; j < part_n * k; j++)
+            w[i][j] = value(&seed);
+    }
+    for (int j = 0; j < nparts * part_n; j++)
+        b[j] = value(&seed);
+    for (int j = 0; j < xlen; j++)
+        x[j] = value(&seed);
+}
+
 /* Every row count up to 2 blocks + a tail, parts stacked, strided x and y. */
 static void
 check(int nparts, int part_n, int k)
@@ -29,20 +47,10 @@ check(int nparts, int part_n, int k)
     float *y = malloc(sizeof(float) * (size_t)maxm * (size_t)ldy);
     float *b = malloc(sizeof(float) * (size_t)n);
     int dims[3] = {part_n, part_n, part_n};
-    uint32_t seed = 7;
     struct gemm_weights g;
 
     assert_true(nparts <= 3 && x != NULL && y != NULL && b != NULL);
-    for (int i = 0; i < nparts; i++) {
-        w[i] = malloc(sizeof(float) * (size_t)part_n * (size_t)k);
-        assert_non_null(w[i]);
-        for (int j = 0; j < part_n * k; j++)
-            w[i][j] = value(&seed);
-    }
-    for (int j = 0; j < n; j++)
-        b[j] = value(&seed);
-    for (int j = 0; j < maxm * ldx; j++)
-        x[j] = value(&seed);
+    random_inputs(w, nparts, part_n, k, b, x, maxm * ldx, 7);
     assert_int_equal(
         gemm_pack(&g, (const float *const *)w, dims, nparts, k), 0);
     assert_int_equal(g.n, n);
@@ -148,20 +156,10 @@ test_avx512_and_avx2_agree(void **state)
         float *fast = calloc(rows * (size_t)ldy, sizeof(float));
         float *slow = calloc(rows * (size_t)ldy, sizeof(float));
         int dims[3] = {pn, pn, pn};
-        uint32_t seed = 11;
         struct gemm_weights g512, g2;
 
         assert_true(x != NULL && b != NULL && fast != NULL && slow != NULL);
-        for (int i = 0; i < np; i++) {
-            w[i] = malloc(sizeof(float) * (size_t)pn * (size_t)k);
-            assert_non_null(w[i]);
-            for (int j = 0; j < pn * k; j++)
-                w[i][j] = value(&seed);
-        }
-        for (int j = 0; j < n; j++)
-            b[j] = value(&seed);
-        for (int j = 0; j < maxm * ldx; j++)
-            x[j] = value(&seed);
+        random_inputs(w, np, pn, k, b, x, maxm * ldx, 11);
         assert_int_equal(
             gemm_pack(&g512, (const float *const *)w, dims, np, k), 0);
         gemm_use_avx512(0);
