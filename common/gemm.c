@@ -458,6 +458,25 @@ dense_int8_avx2(const uint8_t *qx, int m, const float *sx, const int32_t *zx,
 #define VNNI __attribute__((target("avx512f,avx512vnni")))
 #define QMR512 12
 
+/* A switch on a row count of 1..12, each case CASE(its count), so that
+ * every row count gets its own unrolled loop (both AVX-512 kernels). */
+#define ROWS12(mr, CASE)                                                       \
+    switch (mr) {                                                              \
+        CASE(12);                                                              \
+        CASE(11);                                                              \
+        CASE(10);                                                              \
+        CASE(9);                                                               \
+        CASE(8);                                                               \
+        CASE(7);                                                               \
+        CASE(6);                                                               \
+        CASE(5);                                                               \
+        CASE(4);                                                               \
+        CASE(3);                                                               \
+        CASE(2);                                                               \
+    default:                                                                   \
+        CASE(1);                                                               \
+    }
+
 /* mr (<= QMR512) quantised rows times np (1 or 2) panels, p0 and the next;
  * sc, qs, b: the first panel's outputs' scales, sums and biases. */
 VNNI static INLINE void
@@ -515,21 +534,7 @@ qtiles512(int mr, int np, const uint8_t *qx, int kq, const int8_t *p0,
         else                                                                   \
             qtile512(r, 1, qx, kq, p0, panel_len, sx, zx, sc, qs, b, y, ldy);  \
         break
-    switch (mr) {
-        QTILE512(12);
-        QTILE512(11);
-        QTILE512(10);
-        QTILE512(9);
-        QTILE512(8);
-        QTILE512(7);
-        QTILE512(6);
-        QTILE512(5);
-        QTILE512(4);
-        QTILE512(3);
-        QTILE512(2);
-    default:
-        QTILE512(1);
-    }
+    ROWS12(mr, QTILE512)
 #undef QTILE512
 }
 
@@ -711,21 +716,7 @@ tiles512(int mr, int np, const float *x, int ldx, const float *p0,
         else                                                                   \
             tile512(r, 1, x, ldx, p0, panel_len, k, b, y, ldy);                \
         break
-    switch (mr) {
-        TILE512(12);
-        TILE512(11);
-        TILE512(10);
-        TILE512(9);
-        TILE512(8);
-        TILE512(7);
-        TILE512(6);
-        TILE512(5);
-        TILE512(4);
-        TILE512(3);
-        TILE512(2);
-    default:
-        TILE512(1);
-    }
+    ROWS12(mr, TILE512)
 #undef TILE512
 }
 
