@@ -146,10 +146,10 @@ static const struct var vars[] = {
     {"ENCODER_DIR", S(encoder_dir), "build/model/minilm", 0, 0,
         SVC_INTENT | SVC_SUPPORT, false,
         "MiniLM model.safetensors + vocab.txt"},
-    {"ENCODER_PRECISION", S(encoder_precision), "float32", 0, 0,
+    {"ENCODER_PRECISION", S(encoder_precision), "auto", 0, 0,
         SVC_INTENT | SVC_SUPPORT, false,
-        "the encoder's dense layers: float32, int8 (faster, slightly less "
-        "accurate) or "
+        "the encoder's dense layers: auto (bf16 on CPUs with AMX, float32 "
+        "elsewhere), float32, bf16, int8 (faster, slightly less accurate) or "
         "int8-ffn (docs/encoder.md); the tools read it too"},
     {"SLA_S", I(sla_s), "900", 1, 604800, SVC_ESCALATION, false,
         "an escalation open longer than this breaches the SLA, seconds"},
@@ -334,7 +334,8 @@ config_load(struct config *cfg, unsigned svc, char *err, size_t errlen)
     enum encoder_precision precision;
     if (encoder_precision_parse(cfg->encoder_precision, &precision) != 0) {
         snprintf(err, errlen,
-            "ENCODER_PRECISION=%s: want float32, int8 or int8-ffn",
+            "ENCODER_PRECISION=%s: want auto, float32, bf16, int8 or "
+            "int8-ffn",
             cfg->encoder_precision);
         return -1;
     }

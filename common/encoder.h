@@ -21,18 +21,22 @@ struct encoder;
 /*
  * Arithmetic of the dense layers (docs/encoder.md): float32, or int8 for
  * all four products of each layer (Q/K/V, attention output, FFN in and
- * out), or int8 for the FFN's two only.
+ * out), or int8 for the FFN's two only, or bfloat16 for all four (AMX's
+ * tile unit where the CPU has one). ENCODER_AUTO, the default, is a request
+ * that a load resolves: bf16 where AMX-BF16 runs it, float32 elsewhere.
  */
 enum encoder_precision {
     ENCODER_FLOAT32,
     ENCODER_INT8,
     ENCODER_INT8_FFN,
+    ENCODER_BF16,
+    ENCODER_AUTO,
 };
-#define ENCODER_PRECISIONS 3
+#define ENCODER_PRECISIONS 5
 
 /*
- * "float32", "int8" or "int8-ffn" to *p; NULL or "" is float32. Returns 0,
- * or -EINVAL for anything else.
+ * "float32", "int8", "int8-ffn", "bf16" or "auto" to *p; NULL or "" is
+ * auto. Returns 0, or -EINVAL for anything else.
  */
 int encoder_precision_parse(const char *s, enum encoder_precision *p);
 
@@ -49,8 +53,8 @@ int encoder_load_with(
 
 /*
  * The same in the precision the environment's ENCODER_PRECISION names
- * (unset: float32; a bad value: -EINVAL), which the tools thus accept
- * like the daemons.
+ * (unset: auto; a bad value: -EINVAL), which the tools thus accept like the
+ * daemons.
  */
 int encoder_load(struct encoder **ep, const char *dir);
 
@@ -97,7 +101,7 @@ int encoder_calibrate(
 int encoder_smooth_write(const char *path, const char *dir, const float *amax,
     float alpha, unsigned mask, uint32_t ntexts);
 
-/* The precision e was loaded in. */
+/* The precision e was loaded in (never ENCODER_AUTO: what it resolved to). */
 enum encoder_precision encoder_get_precision(const struct encoder *e);
 
 /* Free an encoder; NULL is a no-op. */

@@ -14,13 +14,15 @@ static const char *const precision_names[] = {
     [ENCODER_FLOAT32] = "float32",
     [ENCODER_INT8] = "int8",
     [ENCODER_INT8_FFN] = "int8-ffn",
+    [ENCODER_BF16] = "bf16",
+    [ENCODER_AUTO] = "auto",
 };
 
 int
 encoder_precision_parse(const char *s, enum encoder_precision *p)
 {
     if (s == NULL || *s == '\0') {
-        *p = ENCODER_FLOAT32;
+        *p = ENCODER_AUTO;
         return 0;
     }
     for (size_t i = 0; i < ENCODER_PRECISIONS; i++)

@@ -13,6 +13,13 @@
 #include <immintrin.h>
 #define GEMM_X86 1
 #endif
+#if defined(GEMM_X86) && defined(__linux__)
+#include <cpuid.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define GEMM_AMX 1
+#endif
 #define INLINE __attribute__((always_inline)) inline
 
 #define NR 16 /* outputs per panel: two 8-float vectors */
@@ -26,6 +33,7 @@
 
 static int kernel_off; /* gemm_use_kernel(0) */
 static int avx512_off; /* gemm_use_avx512(0) */
+static int amx_off;    /* gemm_use_amx(0) */
 
 static int
 have_kernel(void)
@@ -136,6 +144,8 @@ gemm_pack(struct gemm_weights *g, const float *const *w, const int *n,
 void
 gemm_free(struct gemm_weights *g)
 {
+    free(g->bpanels);
+    free(g->brounded);
     free(g->panels);
     free(g->qpanels);
     free(g->qscale);
@@ -741,12 +751,338 @@ dense_avx512(const float *x, int m, int ldx, const struct gemm_weights *g,
 }
 #endif
 
+/* ---- bf16 ---------------------------------------------------------------
+ *
+ * y[i][j] = b[j] + sum_k bf16(x[i][k]) bf16(w[j][k]), summed in float32.
+ * A product of two bfloat16 (8-bit significands) is exact in float32, so
+ * the float32 kernels on the rounded values compute it too, each sum
+ * rounded in kk order; AMX sums in its own order, which moves the last bits
+ * (test_gemm bounds the difference).
+ */
+#define KB 32 /* inputs per AMX tile row: 64 bytes of bfloat16 */
+
+static uint16_t
+bf16_bits(float x)
+{
+    uint32_t u;
+
+    memcpy(&u, &x, sizeof(u));
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN stays NaN */
+        return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+float
+gemm_bf16_round(float x)
+{
+    uint32_t u = (uint32_t)bf16_bits(x) << 16;
+    float f;
+
+    memcpy(&f, &u, sizeof(f));
+    return f;
+}
+
+void
+gemm_use_amx(int on)
+{
+    amx_off = !on;
+}
+
+#ifdef GEMM_AMX
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static int amx_granted;
+
+/*
+ * CPUID leaf 7: AMX-TILE and AMX-BF16 (EDX bits 24, 22), AVX512_BF16
+ * (sub-leaf 1, EAX bit 5) for the conversions. Then Linux hands out the
+ * tiles' 8 KiB of state only to a process that asks.
+ */
+static void
+amx_request(void)
+{
+    unsigned a, b, c, d, a1 = 0, b1, c1, d1;
+
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)
+        || (a >= 1 && !__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)))
+        return;
+    amx_granted = (d & (1u << 24)) && (d & (1u << 22)) && (a1 & (1u << 5))
+        && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)
+            == 0;
+}
+#endif
+
+int
+gemm_has_amx(void)
+{
+#ifdef GEMM_AMX
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    if (amx_off || !have_avx512())
+        return 0;
+    pthread_once(&once, amx_request);
+    return amx_granted;
+#else
+    return 0;
+#endif
+}
+
+int
+gemm_pack_bf16(struct gemm_weights *g, const float *const *w, const int *n,
+    int nparts, int k)
+{
+    int rv = describe(g, w, n, nparts, k);
+
+    if (rv != 0)
+        return rv;
+    if (k > INT_MAX - KB)
+        return -EINVAL;
+    if (gemm_has_amx()) {
+        g->kb = (k + KB - 1) / KB * KB;
+        size_t bytes = (size_t)g->n * (size_t)g->kb * sizeof(uint16_t);
+        if ((g->bpanels = aligned_alloc(64, bytes)) == NULL)
+            return -ENOMEM;
+        memset(g->bpanels, 0, bytes);
+        /* Panel p, step t: (w[16p][2t], w[16p][2t+1], w[16p+1][2t], ...). */
+        for (int i = 0, j = 0; i < nparts; i++)
+            for (int r = 0; r < n[i]; r++, j++) {
+                const float *row = w[i] + (size_t)r * (size_t)k;
+                uint16_t *panel
+                    = g->bpanels + (size_t)(j / NR) * NR * (size_t)g->kb;
+                for (int kk = 0; kk < k; kk++)
+                    panel[(size_t)(kk / 2) * 2 * NR + (size_t)(j % NR) * 2
+                        + (size_t)(kk % 2)]
+                        = bf16_bits(row[kk]);
+            }
+        for (int i = 0; i < nparts; i++)
+            g->part[i] = NULL; /* the originals are not kept */
+        return 0;
+    }
+    /* The rounded weights, stacked, packed as float32. */
+    size_t len = (size_t)g->n * (size_t)k;
+    const float *parts[GEMM_MAX_PARTS];
+    float *r = malloc(len * sizeof(float));
+    if (r == NULL)
+        return -ENOMEM;
+    for (int i = 0, off = 0; i < nparts; off += n[i], i++) {
+        for (size_t e = 0; e < (size_t)n[i] * (size_t)k; e++)
+            r[(size_t)off * (size_t)k + e] = gemm_bf16_round(w[i][e]);
+        parts[i] = r + (size_t)off * (size_t)k;
+    }
+    if ((rv = gemm_pack(g, parts, n, nparts, k)) != 0) {
+        free(r);
+        return rv;
+    }
+    g->brounded = r;
+    g->bround = 1;
+    return 0;
+}
+
+/* Rows of x rounded to bfloat16, k floats apart; NULL without memory. */
+static float *
+bf16_rows(const float *x, int m, int ldx, int k)
+{
+    float *r = malloc((size_t)m * (size_t)k * sizeof(float));
+
+    for (int i = 0; r != NULL && i < m; i++)
+        for (int kk = 0; kk < k; kk++)
+            r[(size_t)i * k + kk] = gemm_bf16_round(x[(size_t)i * ldx + kk]);
+    return r;
+}
+
+#ifdef GEMM_AMX
+#define AMX __attribute__((target("avx512f,avx512bf16,amx-tile,amx-bf16")))
+
+/* ldtilecfg's 64 bytes: palette 1, bytes a row and rows of tmm0 .. tmm7. */
+struct tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+/*
+ * rt (1 or 2) tiles of 16 rows of a (bf16, lda bytes apart) times np (1 or
+ * 2) panels, p0 and the next: tmm0..3 hold y (tmm0 + 2 rt_index + panel),
+ * starting from the bias, tmm4..5 a, tmm6..7 the panels. Tiles of rows
+ * past m go to the scratch c instead of y.
+ */
+AMX static INLINE void
+amx_block(int rt, int np, const uint16_t *a, size_t lda, const uint16_t *p0,
+    size_t panel_len, int chunks, const float *b, float *y, size_t ldy,
+    int full0, int full1, float *c)
+{
+    const uint16_t *p1 = p0 + panel_len;
+
+    _tile_loadd(0, b, 0);
+    if (np > 1)
+        _tile_loadd(1, b + NR, 0);
+    if (rt > 1) {
+        _tile_loadd(2, b, 0);
+        if (np > 1)
+            _tile_loadd(3, b + NR, 0);
+    }
+    for (int ch = 0; ch < chunks; ch++) {
+        _tile_loadd(6, p0 + (size_t)ch * KB * NR, 2 * NR * 2);
+        if (np > 1)
+            _tile_loadd(7, p1 + (size_t)ch * KB * NR, 2 * NR * 2);
+        _tile_loadd(4, a + (size_t)ch * KB, lda);
+        _tile_dpbf16ps(0, 4, 6);
+        if (np > 1)
+            _tile_dpbf16ps(1, 4, 7);
+        if (rt > 1) {
+            _tile_loadd(
+                5, (const char *)a + 16 * lda + (size_t)ch * KB * 2, lda);
+            _tile_dpbf16ps(2, 5, 6);
+            if (np > 1)
+                _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+    const size_t ys = ldy * sizeof(float), cs = 2 * NR * sizeof(float);
+    if (full0) {
+        _tile_stored(0, y, ys);
+        if (np > 1)
+            _tile_stored(1, y + NR, ys);
+    } else {
+        _tile_stored(0, c, cs);
+        if (np > 1)
+            _tile_stored(1, c + NR, cs);
+    }
+    if (rt > 1) {
+        if (full1) {
+            _tile_stored(2, y + 16 * ldy, ys);
+            if (np > 1)
+                _tile_stored(3, y + 16 * ldy + NR, ys);
+        } else {
+            _tile_stored(2, c, cs);
+            if (np > 1)
+                _tile_stored(3, c + NR, cs);
+        }
+    }
+}
+
+/* Constant tile counts: each case is its own unrolled block. */
+AMX static void
+amx_blocks(int rt, int np, const uint16_t *a, size_t lda, const uint16_t *p0,
+    size_t panel_len, int chunks, const float *b, float *y, size_t ldy,
+    int full0, int full1, float *c)
+{
+    if (rt > 1 && np > 1)
+        amx_block(
+            2, 2, a, lda, p0, panel_len, chunks, b, y, ldy, full0, full1, c);
+    else if (rt > 1)
+        amx_block(
+            2, 1, a, lda, p0, panel_len, chunks, b, y, ldy, full0, full1, c);
+    else if (np > 1)
+        amx_block(
+            1, 2, a, lda, p0, panel_len, chunks, b, y, ldy, full0, full1, c);
+    else
+        amx_block(
+            1, 1, a, lda, p0, panel_len, chunks, b, y, ldy, full0, full1, c);
+}
+
+/* x's rows as bfloat16, kb apart, then 16-row tiles (zero rows past m). */
+AMX static int
+dense_bf16_amx(const float *x, int m, int ldx, const struct gemm_weights *g,
+    const float *b, float *y, int ldy)
+{
+    const int kb = g->kb, mp = (m + 15) / 16 * 16, k = g->k;
+    const size_t lda = (size_t)kb * sizeof(uint16_t);
+    uint16_t *a = aligned_alloc(64, (size_t)mp * lda);
+    float c[16 * 2 * NR] __attribute__((aligned(64)));
+    struct tile_config cfg;
+
+    if (a == NULL)
+        return -ENOMEM;
+    for (int i = 0; i < mp; i++) {
+        uint16_t *row = a + (size_t)i * kb;
+        for (int kk = 0; kk < kb; kk += KB) {
+            __m512 lo = _mm512_setzero_ps(), hi = lo;
+            if (i < m) {
+                const float *xr = x + (size_t)i * ldx + kk;
+                const int left = k - kk;
+                const __mmask16 m0 = left >= 16 ? 0xffff
+                    : left > 0                  ? (__mmask16)((1u << left) - 1)
+                                                : 0;
+                const __mmask16 m1 = left >= 32 ? 0xffff
+                    : left > 16 ? (__mmask16)((1u << (left - 16)) - 1)
+                                : 0;
+                lo = _mm512_maskz_loadu_ps(m0, xr);
+                hi = _mm512_maskz_loadu_ps(m1, xr + 16);
+            }
+            _mm512_store_si512(
+                (void *)(row + kk), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        }
+    }
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+    const size_t panel_len = (size_t)kb * NR;
+    const int panels = g->n / NR, chunks = kb / KB;
+    for (int i = 0; i < mp; i += 32) {
+        const int rt = mp - i >= 32 ? 2 : 1;
+        for (int p = 0; p < panels; p += 2) {
+            const int np = panels - p > 1 ? 2 : 1;
+            float *yi = y + (size_t)i * ldy + p * NR;
+            /* a tile whose rows are not all in y: the rows that are */
+            const int last = i + 16 * rt > m;
+            amx_blocks(rt, np, a + (size_t)i * kb, lda,
+                g->bpanels + (size_t)p * panel_len, panel_len, chunks,
+                b + p * NR, yi, (size_t)ldy, rt > 1 || !last, !last, c);
+            if (last)
+                for (int r = i + 16 * (rt - 1); r < m; r++)
+                    memcpy(y + (size_t)r * ldy + p * NR,
+                        c + (size_t)(r - i - 16 * (rt - 1)) * 2 * NR,
+                        (size_t)np * NR * sizeof(float));
+        }
+    }
+    _tile_release();
+    free(a);
+    return 0;
+}
+#endif
+
 void
 gemm_dense(const float *x, int m, int ldx, const struct gemm_weights *g,
     const float *b, float *y, int ldy)
 {
+    float *rounded = NULL;
+
     if (m <= 0)
         return;
+#ifdef GEMM_AMX
+    if (g->bpanels != NULL) {
+        if (dense_bf16_amx(x, m, ldx, g, b, y, ldy) == 0)
+            return;
+        /* without memory: the reference loop, slow but the same sums */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < g->n; j++) {
+                const uint16_t *panel
+                    = g->bpanels + (size_t)(j / NR) * NR * (size_t)g->kb;
+                float s = b[j];
+                for (int kk = 0; kk < g->k; kk++) {
+                    const uint32_t u
+                        = (uint32_t)panel[(size_t)(kk / 2) * 2 * NR
+                              + (size_t)(j % NR) * 2 + (size_t)(kk % 2)]
+                        << 16;
+                    float wv;
+                    memcpy(&wv, &u, sizeof(wv));
+                    s += gemm_bf16_round(x[(size_t)i * ldx + kk]) * wv;
+                }
+                y[(size_t)i * ldy + j] = s;
+            }
+        return;
+    }
+#endif
+    /* bf16 without AMX; without memory, x as it is */
+    if (g->bround && (rounded = bf16_rows(x, m, ldx, g->k)) != NULL) {
+        x = rounded;
+        ldx = g->k;
+    }
     /* int8; without memory for its scratch, float on the originals */
     if (g->qpanels != NULL && dense_int8(x, m, ldx, g, b, y, ldy) == 0)
         return;
@@ -756,6 +1092,7 @@ gemm_dense(const float *x, int m, int ldx, const struct gemm_weights *g,
             dense_avx512(x, m, ldx, g, b, y, ldy);
         else
             dense_avx2(x, m, ldx, g, b, y, ldy);
+        free(rounded);
         return;
     }
 #endif
@@ -764,4 +1101,5 @@ gemm_dense(const float *x, int m, int ldx, const struct gemm_weights *g,
     for (int p = 0, off = 0; p < g->nparts; off += g->part_n[p], p++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, g->part_n[p],
             g->k, 1.0f, x, ldx, g->part[p], g->k, 1.0f, y + off, ldy);
+    free(rounded);
 }

@@ -47,6 +47,20 @@ struct gemm_weights {
     float *qsmooth;
     int qavx2; /* the AVX2 kernel, else the portable one (same integers) */
     int qvnni; /* with qavx2: the AVX-512 VNNI kernel (same integers) */
+    /*
+     * bf16 (gemm_pack_bf16), on AMX: n/16 panels of kb/2 steps of 32
+     * bfloat16, step t holding inputs 2t and 2t+1 of outputs 0 .. 15 side by
+     * side, the order tdpbf16ps reads a tile of B; kb is k rounded up to 32
+     * (zeros past k). NULL bpanels: not AMX.
+     */
+    uint16_t *bpanels;
+    int kb;
+    /*
+     * bf16 without AMX: the weights rounded to bfloat16 (owned; what panels
+     * and cblas read), and x's rows rounded as each call starts.
+     */
+    float *brounded;
+    int bround;
 };
 
 /*
@@ -80,6 +94,33 @@ int gemm_pack_int8(struct gemm_weights *g, const float *const *w, const int *n,
  */
 int gemm_pack_int8_smooth(struct gemm_weights *g, const float *const *w,
     const int *n, int nparts, int k, const float *s);
+
+/*
+ * The same in bfloat16: every weight rounded once to bfloat16 (to nearest,
+ * ties to even) and each row of x as it is used, products summed in
+ * float32. On CPUs with AMX-BF16 the tile unit computes it (tdpbf16ps);
+ * elsewhere the float32 kernels on the rounded values, which differ from it
+ * only in the order and rounding of the sums (~1e-5 relative). The w[i]
+ * need not outlive g. Returns 0 or -ENOMEM / -EINVAL.
+ */
+int gemm_pack_bf16(struct gemm_weights *g, const float *const *w, const int *n,
+    int nparts, int k);
+
+/*
+ * Whether this CPU and kernel let gemm_pack_bf16 use AMX (asks the kernel
+ * for the tile state once, on the first call), and whether gemm_use_amx()
+ * allows it.
+ */
+int gemm_has_amx(void);
+
+/*
+ * Whether weights packed from now on may use AMX (on, the default). For
+ * benchmarks and tests; call it before loading.
+ */
+void gemm_use_amx(int on);
+
+/* x rounded to the nearest bfloat16 (ties to even), as a float. */
+float gemm_bf16_round(float x);
 
 /*
  * Whether weights packed from now on use the kernel (on: the default where

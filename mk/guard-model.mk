@@ -37,6 +37,7 @@ guard-model: $(TRAIN_GUARD) $(BIN)/gateway
 	@test -f "$(GUARD_DATA)" || { echo "guard-model: no training data at" \
 		"$(GUARD_DATA) (set GUARD_DATA=...)" >&2; exit 1; }
 	@mkdir -p $(GUARD_WORK) $(dir $(GUARD_MODEL_OUT))
+	ENCODER_PRECISION=$(or $(ENCODER_PRECISION),float32) \
 	$(TRAIN_GUARD) --data "$(GUARD_DATA)" \
 		$(foreach f,$(GUARD_BENIGN),--benign $(f)) \
 		$(foreach f,$(GUARD_EXTRA),--extra $(f)) \

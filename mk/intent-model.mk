@@ -17,7 +17,9 @@ INTENT_PROBE ?= tools/train-intent/probe.jsonl
 INTENT_ENCODER_DIR ?= build/model/minilm
 INTENT_MODEL_OUT ?= models/intent/head.bin
 # Embeddings differ by ENCODER_PRECISION: each precision has its own folder
-# (cache, splits, fold models), build/intent for float32.
+# (cache, splits, fold models), build/intent for float32, which the training
+# runs in unless ENCODER_PRECISION says otherwise (not the daemons' auto:
+# the shipped head must not depend on the CPU that trained it).
 INTENT_WORK := build/intent$(if $(filter-out float32,$(ENCODER_PRECISION)),-$(ENCODER_PRECISION))
 INTENT_TRAIN_FLAGS ?=
 
@@ -38,6 +40,7 @@ intent-model: $(TRAIN_INTENT) $(INTENT_ENCODER_DIR)/model.safetensors
 	@test -f "$(INTENT_DATA)" || { echo "model: no training data at" \
 		"$(INTENT_DATA) (set INTENT_DATA=...)" >&2; exit 1; }
 	@mkdir -p $(INTENT_WORK) $(dir $(INTENT_MODEL_OUT))
+	ENCODER_PRECISION=$(or $(ENCODER_PRECISION),float32) \
 	$(TRAIN_INTENT) --data "$(INTENT_DATA)" \
 		$(foreach f,$(INTENT_EXTRA),--data $(f)) \
 		$(foreach f,$(INTENT_PROBE),--probe $(f)) \

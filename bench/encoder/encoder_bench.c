@@ -248,8 +248,8 @@ agreement(const struct encoder *ref, const struct encoder *const *q,
             low = c < low ? c : low;
             below += c < 0.99;
         }
-        printf("cosine %s vs float32 over %zu texts of %s: mean %.4f, "
-               "lowest %.4f, %zu below 0.99\n",
+        printf("cosine %s vs float32 over %zu texts of %s: mean %.6f, "
+               "lowest %.6f, %zu below 0.99\n",
             names[e], n, path, sum / (double)n, low, below);
     }
     rc = 0;
@@ -289,15 +289,15 @@ main(int argc, char **argv)
     const char *texts = argc > 3 ? argv[3] : NULL;
     long ntexts = argc > 4 ? strtol(argv[4], NULL, 10) : 400;
     static const size_t batches[] = {1, 8, 64};
-    enum { F32, F32AVX2, I8, I8FFN, BASE, NENC };
+    enum { F32, F32AVX2, I8, I8FFN, BF16, BASE, NENC };
     static const char *const names[NENC]
         = {"packed float32", "packed float32, AVX2 kernel", "int8 (all 4)",
-            "int8 (FFN only)", "OpenBLAS sgemm (baseline)"};
+            "int8 (FFN only)", "bf16", "OpenBLAS sgemm (baseline)"};
     /* ratio rows: a / b */
     static const struct {
         const char *name;
         int a, b;
-    } ratios[] = {{"int8 / float32", I8, F32},
+    } ratios[] = {{"bf16 / float32", BF16, F32}, {"int8 / float32", I8, F32},
         {"int8-ffn / float32", I8FFN, F32}, {"float32 / baseline", F32, BASE},
         {"float32 / AVX2 kernel", F32, F32AVX2}};
     struct encoder *enc[NENC];
@@ -310,18 +310,21 @@ main(int argc, char **argv)
         ntexts = 400;
     if (load(&enc[F32], dir, ENCODER_FLOAT32, 2) != 0)
         return 1;
-    printf("load: %.0f ms, RSS after load %ld MiB; OpenBLAS %s, core %s\n",
+    printf("load: %.0f ms, RSS after load %ld MiB; OpenBLAS %s, core %s; "
+           "bf16 on %s\n",
         (now() - t0) * 1e3, rss_kib() / 1024, openblas_get_config(),
-        openblas_get_corename());
+        openblas_get_corename(),
+        gemm_has_amx() ? "AMX" : "the float32 kernels");
     if (load(&enc[F32AVX2], dir, ENCODER_FLOAT32, 1) != 0
         || load(&enc[I8], dir, ENCODER_INT8, 2) != 0
         || load(&enc[I8FFN], dir, ENCODER_INT8_FFN, 2) != 0
+        || load(&enc[BF16], dir, ENCODER_BF16, 2) != 0
         || load(&enc[BASE], dir, ENCODER_FLOAT32, 0) != 0)
         return 1;
     if (texts != NULL
         && agreement(enc[F32],
-               (const struct encoder *const[]) {enc[I8], enc[I8FFN]},
-               (const char *const[]) {"int8", "int8-ffn"}, 2, texts,
+               (const struct encoder *const[]) {enc[I8], enc[I8FFN], enc[BF16]},
+               (const char *const[]) {"int8", "int8-ffn", "bf16"}, 3, texts,
                (size_t)ntexts)
             != 0)
         return 1;

@@ -28,7 +28,7 @@ main(int argc, char **argv)
     int rv = 1;
 
     daemon_init(argc, argv, "intent-agent", SVC_INTENT, &cfg);
-    enum encoder_precision precision = ENCODER_FLOAT32;
+    enum encoder_precision precision = ENCODER_AUTO;
     encoder_precision_parse(cfg.encoder_precision, &precision); /* checked */
     if (encoder_load_with(&enc, cfg.encoder_dir, precision) != 0)
         log_warn(
@@ -40,7 +40,9 @@ main(int argc, char **argv)
     log_info("intent model %s loaded (%s%s)", cfg.intent_model,
         classifier_uses_encoder(clf) ? "n-grams + sentence encoder, "
                                      : "n-grams",
-        classifier_uses_encoder(clf) ? cfg.encoder_precision : "");
+        classifier_uses_encoder(clf)
+            ? encoder_precision_name(encoder_get_precision(enc))
+            : "");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(cfg.intent_mode, "builtin") != 0) {
         mode = strcmp(cfg.intent_mode, "llm") == 0 ? MODE_LLM : MODE_HYBRID;

@@ -29,11 +29,14 @@ main(int argc, char **argv)
         if (daemon_llm(&cfg, 2, true, &llm) != 0)
             goto out;
     }
-    enum encoder_precision precision = ENCODER_FLOAT32;
+    enum encoder_precision precision = ENCODER_AUTO;
     encoder_precision_parse(cfg.encoder_precision, &precision); /* checked */
     if (encoder_load_with(&enc, cfg.encoder_dir, precision) != 0)
         log_warn("no sentence encoder in %s: keyword retrieval only",
             cfg.encoder_dir);
+    else
+        log_info("sentence encoder loaded (%s)",
+            encoder_precision_name(encoder_get_precision(enc)));
     if (daemon_open_store(&cfg, "support-agent", &store) != 0)
         goto out;
     if (support_service_start(&svc, store, enc, llm, &daemon_stop) == 0) {

@@ -487,6 +487,114 @@ test_bad_shapes(void **state)
     gemm_free(&g);
 }
 
+/* Round to nearest bfloat16, ties to even; NaN and infinities kept. */
+static void
+test_bf16_round(void **state)
+{
+    (void)state;
+    assert_true(gemm_bf16_round(1.0f) == 1.0f);
+    /* halfway between 1 and 1 + 2^-7: to the even one, 1 */
+    assert_true(gemm_bf16_round(1.0f + 0x1p-8f) == 1.0f);
+    /* halfway between 1 + 2^-7 and 1 + 2^-6: to the even one, above */
+    assert_true(gemm_bf16_round(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);
+    assert_true(gemm_bf16_round(1.0f + 0x1p-8f + 0x1p-20f) == 1.0f + 0x1p-7f);
+    assert_true(gemm_bf16_round(-3.0f) == -3.0f);
+    assert_true(isnan(gemm_bf16_round(NAN)));
+    assert_true(isinf(gemm_bf16_round(INFINITY)));
+    assert_true(isinf(gemm_bf16_round(3.4e38f))); /* past bfloat16's range */
+}
+
+/*
+ * bf16 packings, every row count up to 61 (partial tiles of 16 and 32 rows),
+ * odd panel counts and k not a multiple of 32, strided x and y: against the
+ * exact product of the rounded values, within the float32 sums' rounding;
+ * without AMX they are the float32 kernels on the rounded values, to the
+ * bit; AMX, where this CPU has it, within the same bound.
+ */
+static void
+test_bf16(void **state)
+{
+    static const int shapes[][3]
+        = {{1, 16, 1}, {1, 48, 37}, {3, 32, 64}, {1, 80, 384}, {1, 16, 1536}};
+    (void)state;
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        const int np = shapes[s][0], pn = shapes[s][1], k = shapes[s][2];
+        const int n = np * pn, ldx = k + 3, ldy = n + 5, maxm = 61;
+        const size_t rows = (size_t)maxm * (maxm + 1) / 2;
+        float *w[3], *wr[3], *x = malloc(sizeof(float) * (size_t)maxm * ldx);
+        float *xr = malloc(sizeof(float) * (size_t)maxm * (size_t)ldx);
+        float *b = malloc(sizeof(float) * (size_t)n);
+        float *emu = calloc(rows * (size_t)ldy, sizeof(float));
+        float *f32 = calloc(rows * (size_t)ldy, sizeof(float));
+        float *amx = calloc(rows * (size_t)ldy, sizeof(float));
+        int dims[3] = {pn, pn, pn};
+        struct gemm_weights ga, ge, gf;
+
+        assert_true(x != NULL && xr != NULL && b != NULL && emu != NULL
+            && f32 != NULL && amx != NULL);
+        random_inputs(w, np, pn, k, b, x, maxm * ldx, 13);
+        for (int i = 0; i < np; i++) {
+            assert_non_null(wr[i] = malloc(sizeof(float) * (size_t)pn * k));
+            for (int j = 0; j < pn * k; j++)
+                wr[i][j] = gemm_bf16_round(w[i][j]);
+        }
+        for (int j = 0; j < maxm * ldx; j++)
+            xr[j] = gemm_bf16_round(x[j]);
+        gemm_use_amx(0);
+        assert_int_equal(
+            gemm_pack_bf16(&ge, (const float *const *)w, dims, np, k), 0);
+        gemm_use_amx(1);
+        assert_true(ge.bround && ge.bpanels == NULL);
+        assert_int_equal(
+            gemm_pack(&gf, (const float *const *)wr, dims, np, k), 0);
+        ge.kernel_rows = gf.kernel_rows = INT_MAX;
+        products(&ge, x, ldx, maxm, b, emu, ldy);
+        products(&gf, xr, ldx, maxm, b, f32, ldy);
+        assert_memory_equal(emu, f32, sizeof(float) * rows * (size_t)ldy);
+
+        const int with_amx = gemm_has_amx();
+        assert_int_equal(
+            gemm_pack_bf16(&ga, (const float *const *)w, dims, np, k), 0);
+        assert_int_equal(ga.bpanels != NULL, with_amx);
+        products(&ga, x, ldx, maxm, b, amx, ldy);
+        /* each call's m rows, after the calls for 1 .. m-1 rows */
+        double worst = 0;
+        for (int m = 1, r0 = 0; m <= maxm; r0 += m, m++)
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < ldy; j++) {
+                    const float got = amx[(size_t)(r0 + i) * ldy + j];
+                    if (j >= n) { /* the gaps between rows stay untouched */
+                        assert_true(got == 0.0f);
+                        continue;
+                    }
+                    const float *wj = wr[j / pn] + (size_t)(j % pn) * (size_t)k;
+                    double want = b[j], mag = fabs(b[j]);
+                    for (int kk = 0; kk < k; kk++) {
+                        want += (double)xr[i * ldx + kk] * wj[kk];
+                        mag += fabs((double)xr[i * ldx + kk] * wj[kk]);
+                    }
+                    const double err = fabs(got - want) / (mag + 1e-30);
+                    worst = err > worst ? err : worst;
+                }
+        print_message("bf16 %s, %d x %d: largest error %.2g of sum |terms|\n",
+            with_amx ? "AMX" : "float32 kernels", n, k, worst);
+        assert_true(worst < 1e-6 * (1 + k / 64));
+        gemm_free(&ga);
+        gemm_free(&ge);
+        gemm_free(&gf);
+        for (int i = 0; i < np; i++) {
+            free(w[i]);
+            free(wr[i]);
+        }
+        free(x);
+        free(xr);
+        free(b);
+        free(emu);
+        free(f32);
+        free(amx);
+    }
+}
+
 int
 main(void)
 {
@@ -500,6 +608,8 @@ main(void)
         cmocka_unit_test(test_int8_smoothing_helps),
         cmocka_unit_test(test_int8_kernels_agree),
         cmocka_unit_test(test_bad_shapes),
+        cmocka_unit_test(test_bf16_round),
+        cmocka_unit_test(test_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
