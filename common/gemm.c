@@ -1058,7 +1058,7 @@ gemm_dense(const float *x, int m, int ldx, const struct gemm_weights *g,
     if (g->bpanels != NULL) {
         if (dense_bf16_amx(x, m, ldx, g, b, y, ldy) == 0)
             return;
-        /* without memory: the reference loop, slow but the same sums */
+        /* without memory for x's tiles: the same products, one by one */
         for (int i = 0; i < m; i++)
             for (int j = 0; j < g->n; j++) {
                 const uint16_t *panel

@@ -10,7 +10,8 @@
  * floats. Without AVX2 + FMA (checked once, at pack time) calls go to
  * cblas_sgemm on the original matrices. Without AVX-512F but beside
  * OpenBLAS's AVX-512 kernels, which outrun the AVX2 one once the packing is
- * amortised, only small calls (up to 32 rows) use it.
+ * amortised, only small calls (up to 32 rows) use it. Weights may also be
+ * packed as int8 (AVX2 / AVX-512 VNNI kernels) or bfloat16 (AMX tiles).
  */
 #ifndef COMMON_GEMM_H
 #define COMMON_GEMM_H
