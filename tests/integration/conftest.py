@@ -241,12 +241,16 @@ MESSAGES = ["where is my order?", "I want a refund for my blender",
 
 
 class Load:
-    """Guest chats from a few threads; every answer is kept for checking."""
+    """Guest chats from a few threads; every answer is kept for checking.
+    rate: at most that many chats a second in all (None: as fast as the
+    threads go), spread evenly over the threads."""
 
-    def __init__(self, suite, threads=4, messages=MESSAGES, timeout=30):
+    def __init__(self, suite, threads=4, messages=MESSAGES, timeout=30,
+                 rate=None):
         self.suite = suite
         self.messages = messages
         self.timeout = timeout
+        self.period = threads / rate if rate else 0.0
         self.stop = threading.Event()
         self.ok, self.bad, self.refused = [], collections.Counter(), 0
         self.ok_at, self.bad_at = [], []
@@ -257,7 +261,13 @@ class Load:
 
     def run(self, k):
         i = k
+        # thread k starts k periods / threads in, then one chat a period
+        due = time.monotonic() + self.period * k / len(self.threads)
         while not self.stop.is_set():
+            if self.period:
+                if self.stop.wait(max(0.0, due - time.monotonic())):
+                    break
+                due = max(due + self.period, time.monotonic() - self.period)
             text = f"{self.messages[i % len(self.messages)]} #{k}-{i}"
             i += len(self.threads)
             t0 = time.monotonic()

@@ -16,6 +16,13 @@ import pytest
 from conftest import MESSAGES, TOP, Load, free_port, running_suite
 
 LOAD_S = float(os.environ.get("FAULT_LOAD_S", "30"))
+# The 30 s runs check every acknowledged chat by reading its conversation
+# back, and the local store scans the messages collection for each read
+# (docs/performance.md): the check grows with the square of the chats. A
+# fixed rate keeps it the same length on a faster machine (unbounded, with
+# the AMX encoder, each run took 3.5-4.5 minutes; at 200/s, ~6,000 chats,
+# 1.2); 8 threads keep several chats in flight when the instances die.
+FAULT_RATE = float(os.environ.get("FAULT_RATE", "200"))
 # Complaints and refunds go to the human queue: the escalation daemon works.
 COMPLAINTS = ["this is outrageous, I want to complain",
               "I want to complain about your terrible service",
@@ -63,7 +70,7 @@ def test_one_of_two_instances_dies_under_load(fresh_suite, sig):
     for svc in ("intent-agent", "support-agent"):
         s.start(svc, key=svc + "-2")
         wait_instances(s, svc, 2)
-    with Load(s) as load:
+    with Load(s, threads=8, rate=FAULT_RATE) as load:
         time.sleep(LOAD_S / 2)
         s.stop("intent-agent-2", sig=sig)
         s.stop("support-agent-2", sig=sig)
