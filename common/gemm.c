@@ -772,14 +772,27 @@ bf16_bits(float x)
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-float
-gemm_bf16_round(float x)
+static float
+bf16_float(uint16_t h)
 {
-    uint32_t u = (uint32_t)bf16_bits(x) << 16;
+    uint32_t u = (uint32_t)h << 16;
     float f;
 
     memcpy(&f, &u, sizeof(f));
     return f;
+}
+
+float
+gemm_bf16_round(float x)
+{
+    return bf16_float(bf16_bits(x));
+}
+
+/* element of output c (< NR) and input kk within a bf16 panel */
+static size_t
+boffset(int c, int kk)
+{
+    return (size_t)(kk / 2) * 2 * NR + (size_t)c * 2 + (size_t)(kk % 2);
 }
 
 void
@@ -851,9 +864,7 @@ gemm_pack_bf16(struct gemm_weights *g, const float *const *w, const int *n,
                 uint16_t *panel
                     = g->bpanels + (size_t)(j / NR) * NR * (size_t)g->kb;
                 for (int kk = 0; kk < k; kk++)
-                    panel[(size_t)(kk / 2) * 2 * NR + (size_t)(j % NR) * 2
-                        + (size_t)(kk % 2)]
-                        = bf16_bits(row[kk]);
+                    panel[boffset(j % NR, kk)] = bf16_bits(row[kk]);
             }
         for (int i = 0; i < nparts; i++)
             g->part[i] = NULL; /* the originals are not kept */
@@ -892,6 +903,23 @@ bf16_rows(const float *x, int m, int ldx, int k)
 }
 
 #ifdef GEMM_AMX
+/* The AMX packing's products one by one: when x's tiles get no memory. */
+static void
+dense_bf16_c(const float *x, int m, int ldx, const struct gemm_weights *g,
+    const float *b, float *y, int ldy)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < g->n; j++) {
+            const uint16_t *panel
+                = g->bpanels + (size_t)(j / NR) * NR * (size_t)g->kb;
+            float s = b[j];
+            for (int kk = 0; kk < g->k; kk++)
+                s += gemm_bf16_round(x[(size_t)i * ldx + kk])
+                    * bf16_float(panel[boffset(j % NR, kk)]);
+            y[(size_t)i * ldy + j] = s;
+        }
+}
+
 #define AMX __attribute__((target("avx512f,avx512bf16,amx-tile,amx-bf16")))
 
 /* ldtilecfg's 64 bytes: palette 1, bytes a row and rows of tmm0 .. tmm7. */
@@ -1058,23 +1086,7 @@ gemm_dense(const float *x, int m, int ldx, const struct gemm_weights *g,
     if (g->bpanels != NULL) {
         if (dense_bf16_amx(x, m, ldx, g, b, y, ldy) == 0)
             return;
-        /* without memory for x's tiles: the same products, one by one */
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < g->n; j++) {
-                const uint16_t *panel
-                    = g->bpanels + (size_t)(j / NR) * NR * (size_t)g->kb;
-                float s = b[j];
-                for (int kk = 0; kk < g->k; kk++) {
-                    const uint32_t u
-                        = (uint32_t)panel[(size_t)(kk / 2) * 2 * NR
-                              + (size_t)(j % NR) * 2 + (size_t)(kk % 2)]
-                        << 16;
-                    float wv;
-                    memcpy(&wv, &u, sizeof(wv));
-                    s += gemm_bf16_round(x[(size_t)i * ldx + kk]) * wv;
-                }
-                y[(size_t)i * ldy + j] = s;
-            }
+        dense_bf16_c(x, m, ldx, g, b, y, ldy);
         return;
     }
 #endif
