@@ -788,6 +788,15 @@ gemm_bf16_round(float x)
     return bf16_float(bf16_bits(x));
 }
 
+/* m rows of k floats of x (ldx apart) rounded to bfloat16 into dst, k apart. */
+static void
+bf16_round_rows(float *dst, const float *x, int m, int ldx, int k)
+{
+    for (int i = 0; i < m; i++)
+        for (int kk = 0; kk < k; kk++)
+            dst[(size_t)i * k + kk] = gemm_bf16_round(x[(size_t)i * ldx + kk]);
+}
+
 /* element of output c (< NR) and input kk within a bf16 panel */
 static size_t
 boffset(int c, int kk)
@@ -877,8 +886,7 @@ gemm_pack_bf16(struct gemm_weights *g, const float *const *w, const int *n,
     if (r == NULL)
         return -ENOMEM;
     for (int i = 0, off = 0; i < nparts; off += n[i], i++) {
-        for (size_t e = 0; e < (size_t)n[i] * (size_t)k; e++)
-            r[(size_t)off * (size_t)k + e] = gemm_bf16_round(w[i][e]);
+        bf16_round_rows(r + (size_t)off * (size_t)k, w[i], n[i], k, k);
         parts[i] = r + (size_t)off * (size_t)k;
     }
     if ((rv = gemm_pack(g, parts, n, nparts, k)) != 0) {
@@ -896,9 +904,8 @@ bf16_rows(const float *x, int m, int ldx, int k)
 {
     float *r = malloc((size_t)m * (size_t)k * sizeof(float));
 
-    for (int i = 0; r != NULL && i < m; i++)
-        for (int kk = 0; kk < k; kk++)
-            r[(size_t)i * k + kk] = gemm_bf16_round(x[(size_t)i * ldx + kk]);
+    if (r != NULL)
+        bf16_round_rows(r, x, m, ldx, k);
     return r;
 }
 

@@ -110,7 +110,7 @@ int gemm_pack_bf16(struct gemm_weights *g, const float *const *w, const int *n,
 /*
  * Whether this CPU and kernel let gemm_pack_bf16 use AMX (asks the kernel
  * for the tile state once, on the first call), and whether gemm_use_amx()
- * allows it.
+ * and gemm_use_avx512() (its conversions are AVX-512) allow it.
  */
 int gemm_has_amx(void);
 
