@@ -113,8 +113,12 @@ def test_only_instance_killed_degrades_then_flows_again(fresh_suite):
     s = fresh_suite
     with Load(s, threads=2) as load:
         time.sleep(1)
-        s.stop("intent-agent", sig=signal.SIGKILL)
+        # support-agent first: once intent-agent is gone too, no chat can
+        # find one down and the other up (a chat classified "other" while
+        # support-agent still drafts is the intent-only case, answered by
+        # support-agent's own rules, not this test's subject).
         s.stop("support-agent", sig=signal.SIGKILL)
+        s.stop("intent-agent", sig=signal.SIGKILL)
         time.sleep(2)
         n_down = len(load.ok)
         s.start("intent-agent")
@@ -143,8 +147,9 @@ def test_only_instance_killed_degrades_then_flows_again(fresh_suite):
     # While down: answered, degraded as DESIGN says (never a hang or a 500).
     down = [a for _, a in load.ok[:n_down] if a.get("intent_unavailable")]
     assert down, "some chats were answered while the agents were down"
-    assert all(a["escalated"] and a["escalation_reason"] == "agent_unavailable"
-               for a in down)
+    odd = [a for a in down if not (a["escalated"] and a["intent"] == "other"
+           and a["escalation_reason"] == "agent_unavailable")]
+    assert not odd, odd[:3]
     assert back is not None, "traffic never flowed again"
     print(f"\nflowing again {back * 1000:.0f} ms after both daemons were "
           "serving")
