@@ -413,6 +413,7 @@ struct bus_call {
 
 struct bus_server {
     nng_socket sock;
+    struct bus_dial *dial;
     struct bus_server_opts o;
     char *service, *instance;
     struct bus_call *slots;
@@ -581,51 +582,6 @@ dup_or(const char *s, const char *fallback)
 }
 
 /*
- * Dial each address of the comma-separated list urls in the background
- * (blanks around an address are ignored), so one socket reaches every
- * gateway named. Every address is tried; returns 0, or the first error
- * (each one logged with `what`), or NNG_EADDRINVAL for a list naming none.
- */
-static int
-dial_each(nng_socket sock, const char *urls, const char *what)
-{
-    char url[512];
-    int first = 0, n = 0;
-
-    for (const char *p = urls; *p != '\0';) {
-        size_t len = strcspn(p, ",");
-        const char *next = p + len + (p[len] == ',');
-        while (len > 0 && (*p == ' ' || *p == '\t')) {
-            p++;
-            len--;
-        }
-        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        if (len > 0) {
-            int rv = NNG_EADDRINVAL;
-            n++;
-            if (len < sizeof(url)) {
-                memcpy(url, p, len);
-                url[len] = '\0';
-                rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK);
-            }
-            if (rv != 0) {
-                log_error("bus: %s: cannot dial %.*s: %s", what, (int)len, p,
-                    nng_strerror(rv));
-                if (first == 0)
-                    first = rv;
-            }
-        }
-        p = next;
-    }
-    if (n == 0) {
-        log_error("bus: %s: no address given", what);
-        return NNG_EADDRINVAL;
-    }
-    return first;
-}
-
-/*
  * A daemon's link to a gateway came up or went down: one log line each, so
  * an operator (or a failing test's log) shows whether a restarted gateway
  * was dialed back. The gateway's address is known only while the pipe is
@@ -700,7 +656,7 @@ bus_server_start(struct bus_server **sp, const struct bus_server_opts *o)
      * Non-blocking: keeps retrying in the background until each gateway is
      * up; one dialer per gateway named, requests taken from all of them.
      */
-    if ((rv = dial_each(s->sock, o->url, s->service)) != 0) {
+    if ((rv = bus_dial_start(&s->dial, s->sock, o->url, s->service)) != 0) {
         bus_server_stop(s, 0);
         return rv;
     }
@@ -756,6 +712,7 @@ bus_server_stop(struct bus_server *s, int grace_ms)
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->nthreads; i++)
         pthread_join(s->threads[i], NULL);
+    bus_dial_stop(s->dial);
     nng_close(s->sock);
     for (int i = 0; i < s->nslots; i++) {
         nng_aio_stop(s->slots[i].aio);
@@ -876,6 +833,7 @@ struct ev {
 
 struct bus_events {
     nng_socket sock;
+    struct bus_dial *dial;
     char *service, *instance;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -1094,8 +1052,8 @@ bus_events_open(struct bus_events **ep, const char *url, const char *service,
     nng_socket_set_ms(e->sock, NNG_OPT_RECONNMAXT, 1000);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
-    if ((rv = nng_dial(e->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-        log_warn("bus: events to %s: %s", url, nng_strerror(rv));
+    /* An address that cannot be dialled is logged; events then drop. */
+    bus_dial_start(&e->dial, e->sock, url, "events");
     pthread_create(&e->flusher, NULL, flusher_main, e);
     *ep = e;
     return 0;
@@ -1111,6 +1069,7 @@ bus_events_close(struct bus_events *e)
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->flusher, NULL);
+    bus_dial_stop(e->dial);
     nng_close(e->sock);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
@@ -1179,6 +1138,7 @@ bus_events_dropped(const struct bus_events *e)
 
 struct bus_notify {
     nng_socket sock;
+    struct bus_dial *dial;
 };
 
 int
@@ -1196,7 +1156,7 @@ bus_notify_open(struct bus_notify **np, const char *urls)
     nng_socket_set_ms(n->sock, NNG_OPT_RECONNMINT, 50);
     nng_socket_set_ms(n->sock, NNG_OPT_RECONNMAXT, 1000);
     /* A gateway that cannot be dialled misses notices; the others not. */
-    dial_each(n->sock, urls, "notices");
+    bus_dial_start(&n->dial, n->sock, urls, "notices");
     *np = n;
     return 0;
 }
@@ -1206,6 +1166,7 @@ bus_notify_close(struct bus_notify *n)
 {
     if (n == NULL)
         return;
+    bus_dial_stop(n->dial);
     nng_close(n->sock);
     free(n);
 }

@@ -26,19 +26,20 @@ child_named(nng_stat *scope, const char *name)
 }
 
 /*
- * The statistics of listener id. Not nng_stat_find_listener: in 1.5 it
- * returns the first listener of the process, whatever the id.
+ * The statistics of the endpoint of that kind ("listener", "dialer") and
+ * id. Not nng_stat_find_listener: in 1.5 it returns the first listener of
+ * the process, whatever the id.
  */
 static nng_stat *
-find_listener(nng_stat *s, int id)
+find_endpoint(nng_stat *s, const char *kind, int id)
 {
     if (nng_stat_type(s) == NNG_STAT_SCOPE
-        && strcmp(nng_stat_name(s), "listener") == 0) {
+        && strcmp(nng_stat_name(s), kind) == 0) {
         nng_stat *c = child_named(s, "id");
         return c != NULL && nng_stat_value(c) == (uint64_t)id ? s : NULL;
     }
     for (nng_stat *c = nng_stat_child(s); c != NULL; c = nng_stat_next(c)) {
-        nng_stat *found = find_listener(c, id);
+        nng_stat *found = find_endpoint(c, kind, id);
         if (found != NULL)
             return found;
     }
@@ -53,7 +54,7 @@ listener_count(nng_listener ep, const char *name, uint64_t *n)
 
     if (nng_stats_get(&all) != 0)
         return false;
-    if ((mine = find_listener(all, nng_listener_id(ep))) != NULL)
+    if ((mine = find_endpoint(all, "listener", nng_listener_id(ep))) != NULL)
         c = child_named(mine, name);
     if (c != NULL)
         *n = nng_stat_value(c);
@@ -219,6 +220,246 @@ bus_listen_stop(struct bus_listen *w)
 
 int
 bus_listen_renewed(struct bus_listen *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int n = w->renewed;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+/* ---- dialers ------------------------------------------------------------ */
+
+/* What a dialer's statistics count: links made and every way a try failed. */
+static const char *const attempts[] = {"connect", "refused", "disconnect",
+    "canceled", "other", "timeout", "proto", "auth", "oom", "reject"};
+
+struct dial_one {
+    char *url;
+    nng_dialer d;
+    bool open;     /* d is a dialer (nng_dial succeeded) */
+    bool bad;      /* the first nng_dial failed: never tried again */
+    uint64_t seen; /* its attempts when last looked at */
+    int64_t moved; /* when they last moved, or a link was up */
+};
+
+struct bus_dial {
+    nng_socket sock;
+    char *what;
+    struct dial_one *one;
+    int n;
+    int quiet_ms; /* no link and no attempt for this long: stopped */
+    int renewed;
+    bool stopping;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+};
+
+/*
+ * A dialer's links up and tries so far, from one snapshot of nng's
+ * statistics; false if it has none.
+ */
+static bool
+dialer_state(nng_stat *all, nng_dialer d, uint64_t *pipes, uint64_t *tries)
+{
+    nng_stat *mine = find_endpoint(all, "dialer", nng_dialer_id(d)), *c;
+
+    if (mine == NULL || (c = child_named(mine, "pipes")) == NULL)
+        return false;
+    *pipes = nng_stat_value(c);
+    *tries = 0;
+    for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++)
+        if ((c = child_named(mine, attempts[i])) != NULL)
+            *tries += nng_stat_value(c);
+    return true;
+}
+
+/* Close a stopped dialer and dial its address again. */
+static void
+redial(struct bus_dial *w, struct dial_one *o, int64_t now)
+{
+    nng_dialer d;
+    int rv;
+
+    if (o->open)
+        nng_dialer_close(o->d);
+    o->open = false;
+    o->moved = now;
+    o->seen = UINT64_MAX;
+    if ((rv = nng_dial(w->sock, o->url, &d, NNG_FLAG_NONBLOCK)) != 0) {
+        log_error("bus: %s: cannot dial %s again: %s", w->what, o->url,
+            nng_strerror(rv));
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    o->d = d;
+    o->open = true;
+    w->renewed++;
+    pthread_mutex_unlock(&w->mu);
+    log_warn("bus: %s: the dialer of %s had stopped trying (a link failed "
+             "mid-handshake: nng 1.5); dialing afresh",
+        w->what, o->url);
+}
+
+static void
+dial_check(struct bus_dial *w)
+{
+    int64_t now = clock_mono_ms();
+    nng_stat *all = NULL;
+
+    for (int i = 0; i < w->n; i++) {
+        struct dial_one *o = &w->one[i];
+        uint64_t pipes, tries;
+        if (o->bad)
+            continue;
+        if (!o->open) {
+            redial(w, o, now);
+            continue;
+        }
+        if (all == NULL && nng_stats_get(&all) != 0)
+            return;
+        if (!dialer_state(all, o->d, &pipes, &tries))
+            continue;
+        if (pipes > 0 || tries != o->seen) {
+            o->seen = tries;
+            o->moved = now;
+        } else if (now - o->moved >= w->quiet_ms) {
+            redial(w, o, now);
+        }
+    }
+    if (all != NULL)
+        nng_stats_free(all);
+}
+
+static void *
+dial_main(void *arg)
+{
+    struct bus_dial *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->stopping) {
+        struct timespec until = clock_realtime_in(BUS_LISTEN_CHECK_MS);
+        pthread_cond_timedwait(&w->cv, &w->mu, &until);
+        if (w->stopping)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        dial_check(w);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* The addresses of a comma-separated list, blanks trimmed, into w->one. */
+static int
+dial_parse(struct bus_dial *w, const char *urls)
+{
+    for (const char *p = urls; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        const char *next = p + len + (p[len] == ',');
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len > 0) {
+            struct dial_one *one
+                = realloc(w->one, (size_t)(w->n + 1) * sizeof(*one));
+            if (one == NULL)
+                return NNG_ENOMEM;
+            w->one = one;
+            memset(&one[w->n], 0, sizeof(*one));
+            if ((one[w->n].url = strndup(p, len)) == NULL)
+                return NNG_ENOMEM;
+            w->n++;
+        }
+        p = next;
+    }
+    return 0;
+}
+
+static void
+dial_free(struct bus_dial *w)
+{
+    for (int i = 0; i < w->n; i++)
+        free(w->one[i].url);
+    free(w->one);
+    free(w->what);
+    free(w);
+}
+
+int
+bus_dial_start(
+    struct bus_dial **wp, nng_socket sock, const char *urls, const char *what)
+{
+    struct bus_dial *w = calloc(1, sizeof(*w));
+    nng_duration maxt = 0;
+    int rv, first = 0;
+
+    *wp = NULL;
+    if (w == NULL || (w->what = strdup(what)) == NULL) {
+        free(w);
+        return NNG_ENOMEM;
+    }
+    w->sock = sock;
+    if ((rv = dial_parse(w, urls)) != 0) {
+        dial_free(w);
+        return rv;
+    }
+    if (w->n == 0) {
+        log_error("bus: %s: no address given", what);
+        dial_free(w);
+        return NNG_EADDRINVAL;
+    }
+    /* A dialer with no link tries at least once per RECONNMAXT. */
+    nng_socket_get_ms(sock, NNG_OPT_RECONNMAXT, &maxt);
+    w->quiet_ms = 2 * (maxt > 0 ? maxt : 1000) + 500;
+    int64_t now = clock_mono_ms();
+    for (int i = 0; i < w->n; i++) {
+        struct dial_one *o = &w->one[i];
+        o->moved = now;
+        o->seen = UINT64_MAX;
+        /* Non-blocking: tries in the background until the peer is up. */
+        rv = nng_dial(sock, o->url, &o->d, NNG_FLAG_NONBLOCK);
+        o->open = rv == 0;
+        o->bad = rv != 0;
+        if (rv != 0) {
+            log_error(
+                "bus: %s: cannot dial %s: %s", what, o->url, nng_strerror(rv));
+            if (first == 0)
+                first = rv;
+        }
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, dial_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        dial_free(w);
+        return NNG_ENOMEM;
+    }
+    *wp = w;
+    return first;
+}
+
+void
+bus_dial_stop(struct bus_dial *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    dial_free(w);
+}
+
+int
+bus_dial_renewed(struct bus_dial *w)
 {
     pthread_mutex_lock(&w->mu);
     int n = w->renewed;

@@ -1,5 +1,6 @@
 /*
- * bus_listen.h - a bus listener that keeps accepting.
+ * bus_listen.h - bus listeners that keep accepting, dialers that keep
+ * dialing.
  *
  * nng 1.5's ipc listener stops accepting for good when a peer hangs up
  * before the listener has written its handshake: the write fails with
@@ -19,6 +20,14 @@
  * the links it holds (their peers redial within RECONNMINT), and the
  * address is listened on afresh. Other transports are left alone: their
  * sockets report a hang-up as such.
+ *
+ * The dialing side has the twin bug: a dialer whose link fails mid-handshake
+ * with EPIPE (its peer gone between connect and the handshake's write: a
+ * gateway killed as the daemon redials it) reads it as being closed and
+ * never dials again, so the daemon stays away from that gateway for good.
+ * A kept dialer is watched by a thread of its own: a dialer with no link
+ * whose tries (nng counts each link made and each failure) have not moved
+ * for twice RECONNMAXT has stopped, and is closed and dialed afresh.
  */
 #ifndef BUS_LISTEN_H
 #define BUS_LISTEN_H
@@ -53,5 +62,23 @@ void bus_listen_stop(struct bus_listen *w);
 
 /* The times the listener was found stopped and listened afresh. */
 int bus_listen_renewed(struct bus_listen *w);
+
+struct bus_dial;
+
+/*
+ * nng_dial (in the background) each address of the comma-separated list
+ * urls on sock, blanks around an address ignored, and keep each dialing.
+ * Returns 0, or the first error (each logged with what; such an address is
+ * not tried again), or NNG_EADDRINVAL for a list naming none; *wp is set
+ * whenever a watch started, to be stopped even after an error.
+ */
+int bus_dial_start(
+    struct bus_dial **wp, nng_socket sock, const char *urls, const char *what);
+
+/* Ends the watch; before the socket closes. NULL is ignored. */
+void bus_dial_stop(struct bus_dial *w);
+
+/* The times a dialer was found stopped and dialed afresh. */
+int bus_dial_renewed(struct bus_dial *w);
 
 #endif

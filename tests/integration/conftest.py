@@ -129,11 +129,16 @@ class Suite:
             if not name.endswith(".log"):
                 continue
             with open(os.path.join(self.root, name), "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - 16384))
-                tail = f.read().decode("utf-8", "replace").splitlines()
+                text = f.read().decode("utf-8", "replace").splitlines()
+            tail = text[-lines:]
+            # The bus's link and listener lines are few and say who was
+            # connected to whom: all of them, however busy the log.
+            links = [ln for ln in text[:-lines] if " bus: " in ln][-40:]
+            if links:
+                out.append(f"\n--- {name} (its bus lines before the tail)\n"
+                           + "\n".join(links))
             out.append(f"\n--- {name} (last {lines} lines)\n"
-                       + "\n".join(tail[-lines:]))
+                       + "\n".join(tail))
         return "".join(out)
 
     def proc_states(self):

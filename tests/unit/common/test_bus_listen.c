@@ -1,7 +1,8 @@
 /*
  * The bus's listeners under nng 1.5's ipc bug (common/bus_listen.h): a peer
  * that hangs up mid-handshake, a second process probing the address, and
- * daemons coming and going, which must not be mistaken for either.
+ * daemons coming and going, which must not be mistaken for either; and
+ * its dialers under the same bug's twin.
  *
  * A binary of its own for one reason: nng 1.5 never frees a listener closed
  * with links parked in it (its ipc endpoint waits for their reference
@@ -19,7 +20,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -180,6 +185,149 @@ test_intake_takes_senders_after_a_hang_up(void **state)
     bus_listener_close(l);
 }
 
+/* A peer that takes each connection and hangs up at once, counting them. */
+struct hang_up_peer {
+    const char *path;
+    int fd;
+    atomic_int taken;
+    atomic_bool stop;
+    pthread_t thread;
+};
+
+static void *
+hang_up_main(void *arg)
+{
+    struct hang_up_peer *h = arg;
+
+    while (!atomic_load(&h->stop)) {
+        struct pollfd p = {.fd = h->fd, .events = POLLIN};
+        if (poll(&p, 1, 50) != 1)
+            continue;
+        int c = accept(h->fd, NULL, NULL);
+        if (c >= 0) {
+            close(c);
+            atomic_fetch_add(&h->taken, 1);
+        }
+    }
+    return NULL;
+}
+
+static void
+hang_up_peer_start(struct hang_up_peer *h, const char *u)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+
+    memset(h, 0, sizeof(*h));
+    h->path = u + strlen("ipc://");
+    assert_true(strlen(h->path) < sizeof(a.sun_path));
+    memcpy(a.sun_path, h->path, strlen(h->path) + 1);
+    unlink(h->path);
+    h->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(h->fd >= 0);
+    assert_int_equal(bind(h->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(h->fd, 16), 0);
+    assert_int_equal(pthread_create(&h->thread, NULL, hang_up_main, h), 0);
+}
+
+static void
+hang_up_peer_stop(struct hang_up_peer *h)
+{
+    atomic_store(&h->stop, true);
+    pthread_join(h->thread, NULL);
+    close(h->fd);
+    unlink(h->path);
+}
+
+/*
+ * A dialer whose links fail mid-handshake: each hang-up that comes before
+ * the dialer's handshake write is an EPIPE, after which nng 1.5's dialer
+ * never tries again (seen after ~13 tries). Kept, it is dialed afresh and
+ * goes on trying.
+ */
+static void
+test_dialer_stopped_by_a_hang_up_dials_again(void **state)
+{
+    char durl[160];
+    struct hang_up_peer h;
+    struct bus_dial *w;
+    nng_socket sock;
+
+    (void)state;
+    snprintf(durl, sizeof(durl), "%s.dial", url);
+    hang_up_peer_start(&h, durl);
+    assert_int_equal(nng_pub0_open(&sock), 0);
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 10);
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 50);
+    assert_int_equal(bus_dial_start(&w, sock, durl, "test"), 0);
+    for (int i = 0; i < 2000 && bus_dial_renewed(w) < 2; i++)
+        usleep(10 * 1000);
+    assert_true(bus_dial_renewed(w) >= 2);
+    /* Still trying after being dialed afresh. */
+    int before = atomic_load(&h.taken);
+    for (int i = 0; i < 1000 && atomic_load(&h.taken) == before; i++)
+        usleep(10 * 1000);
+    assert_true(atomic_load(&h.taken) > before);
+    bus_dial_stop(w);
+    nng_close(sock);
+    hang_up_peer_stop(&h);
+}
+
+/*
+ * A dialer with nobody to dial (a gateway down: the file gone, or left
+ * behind with no listener) goes on trying by itself, and is left alone;
+ * so is one whose link is up.
+ */
+static void
+test_dialer_still_trying_is_left_be(void **state)
+{
+    char gone[160], stale[160];
+    struct bus_dial *w;
+    nng_socket sock;
+
+    (void)state;
+    snprintf(gone, sizeof(gone), "%s.gone", url);
+    snprintf(stale, sizeof(stale), "%s.stale", url);
+    /* A file with no listener behind it: a gateway that was killed. */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    const char *path = stale + strlen("ipc://");
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    close(fd);
+
+    assert_int_equal(nng_pub0_open(&sock), 0);
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 10);
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 50);
+    char both[400];
+    snprintf(both, sizeof(both), "%s, %s", gone, stale);
+    assert_int_equal(bus_dial_start(&w, sock, both, "test"), 0);
+    usleep(2000 * 1000); /* more than 3 checks of 600 ms quiet */
+    assert_int_equal(bus_dial_renewed(w), 0);
+    bus_dial_stop(w);
+    nng_close(sock);
+    unlink(path);
+}
+
+/* A list naming no address, or one nng cannot dial. */
+static void
+test_dialer_bad_addresses(void **state)
+{
+    struct bus_dial *w;
+    nng_socket sock;
+
+    (void)state;
+    assert_int_equal(nng_pub0_open(&sock), 0);
+    assert_int_equal(bus_dial_start(&w, sock, " , ", "test"), NNG_EADDRINVAL);
+    assert_null(w);
+    assert_int_not_equal(bus_dial_start(&w, sock, "nope://x", "test"), 0);
+    assert_non_null(w); /* started, to be stopped */
+    usleep(600 * 1000);
+    assert_int_equal(bus_dial_renewed(w), 0); /* never tried again */
+    bus_dial_stop(w);
+    nng_close(sock);
+}
+
 int
 main(void)
 {
@@ -187,6 +335,9 @@ main(void)
         cmocka_unit_test(test_peer_gone_mid_handshake_locks_no_instance_out),
         cmocka_unit_test(test_intake_takes_senders_after_a_hang_up),
         cmocka_unit_test(test_daemons_coming_and_going_leave_the_listener_be),
+        cmocka_unit_test(test_dialer_stopped_by_a_hang_up_dials_again),
+        cmocka_unit_test(test_dialer_still_trying_is_left_be),
+        cmocka_unit_test(test_dialer_bad_addresses),
     };
     snprintf(
         url, sizeof(url), "ipc:///tmp/test-bus-listen-%ld.ipc", (long)getpid());
