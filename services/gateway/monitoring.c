@@ -324,12 +324,12 @@ summary_json(const Metrics__TraceSummary *t)
     cJSON_AddStringToObject(o, "name", t->name);
     json_add_int(o, "start_ms", (long long)(t->start_us / 1000));
     json_add_fixed(o, "duration_ms", (double)t->duration_us / 1000, 2);
-    cJSON_AddNumberToObject(o, "code", t->code);
+    json_add_int(o, "code", t->code);
     cJSON_AddStringToObject(o, "status", t->code >= 500 ? "error" : "ok");
     cJSON *svcs = cJSON_AddArrayToObject(o, "services");
     for (size_t i = 0; i < t->n_services; i++)
         cJSON_AddItemToArray(svcs, cJSON_CreateString(t->services[i]));
-    cJSON_AddNumberToObject(o, "span_count", t->span_count);
+    json_add_int(o, "span_count", t->span_count);
     return o;
 }
 
