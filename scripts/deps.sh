@@ -12,15 +12,16 @@ clang libclang-rt-14-dev nodejs npm chromium fonts-dejavu-core"
 # pinned tools of scripts/check-deploy.sh, and `docker-compose config`.
 PKGS="$PKGS python3-venv docker-compose"
 
-# The Prometheus text parser the tests check /metrics with (pinned), for
-# whichever python3 runs the tests.
+# For whichever python3 runs the tests (pinned): the Prometheus text parser
+# they check /metrics with, and the MongoDB driver the fault tests read the
+# store back with (the seed app's version, bench/seed/requirements.txt).
 python_deps() {
-    python3 -c 'import prometheus_client' 2>/dev/null && return 0
-    echo "deps: installing prometheus-client for python3"
-    python3 -m pip install -q --disable-pip-version-check \
-        'prometheus-client==0.16.0' 2>/dev/null ||
+    python3 -c 'import prometheus_client, pymongo' 2>/dev/null && return 0
+    echo "deps: installing prometheus-client and pymongo for python3"
+    set -- 'prometheus-client==0.16.0' 'pymongo==4.20.0' 'dnspython==2.9.2'
+    python3 -m pip install -q --disable-pip-version-check "$@" 2>/dev/null ||
         python3 -m pip install -q --disable-pip-version-check \
-            --break-system-packages 'prometheus-client==0.16.0'
+            --break-system-packages "$@"
 }
 
 missing=""
