@@ -143,8 +143,9 @@ renew(struct bus_listen *w)
 }
 
 static void
-check(struct bus_listen *w)
+check(void *arg)
 {
+    struct bus_listen *w = arg;
     uint64_t n;
 
     if (w->down) {
@@ -158,22 +159,33 @@ check(struct bus_listen *w)
         renew(w);
 }
 
+/*
+ * A watch thread's life: every BUS_LISTEN_CHECK_MS, check(arg) runs with mu
+ * released, until *stopping is set (under mu, cv signalled).
+ */
+static void
+every_check(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stopping,
+    void (*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(mu);
+    while (!*stopping) {
+        struct timespec until = clock_realtime_in(BUS_LISTEN_CHECK_MS);
+        pthread_cond_timedwait(cv, mu, &until);
+        if (*stopping)
+            break;
+        pthread_mutex_unlock(mu);
+        fn(arg);
+        pthread_mutex_lock(mu);
+    }
+    pthread_mutex_unlock(mu);
+}
+
 static void *
 watch_main(void *arg)
 {
     struct bus_listen *w = arg;
 
-    pthread_mutex_lock(&w->mu);
-    while (!w->stopping) {
-        struct timespec until = clock_realtime_in(BUS_LISTEN_CHECK_MS);
-        pthread_cond_timedwait(&w->cv, &w->mu, &until);
-        if (w->stopping)
-            break;
-        pthread_mutex_unlock(&w->mu);
-        check(w);
-        pthread_mutex_lock(&w->mu);
-    }
-    pthread_mutex_unlock(&w->mu);
+    every_check(&w->mu, &w->cv, &w->stopping, check, w);
     return NULL;
 }
 
@@ -302,8 +314,9 @@ redial(struct bus_dial *w, struct dial_one *o, int64_t now)
 }
 
 static void
-dial_check(struct bus_dial *w)
+dial_check(void *arg)
 {
+    struct bus_dial *w = arg;
     int64_t now = clock_mono_ms();
     nng_stat *all = NULL;
 
@@ -336,17 +349,7 @@ dial_main(void *arg)
 {
     struct bus_dial *w = arg;
 
-    pthread_mutex_lock(&w->mu);
-    while (!w->stopping) {
-        struct timespec until = clock_realtime_in(BUS_LISTEN_CHECK_MS);
-        pthread_cond_timedwait(&w->cv, &w->mu, &until);
-        if (w->stopping)
-            break;
-        pthread_mutex_unlock(&w->mu);
-        dial_check(w);
-        pthread_mutex_lock(&w->mu);
-    }
-    pthread_mutex_unlock(&w->mu);
+    every_check(&w->mu, &w->cv, &w->stopping, dial_check, w);
     return NULL;
 }
 
