@@ -241,17 +241,24 @@ bus_listen_renewed(struct bus_listen *w)
 
 /* ---- dialers ------------------------------------------------------------ */
 
-/* What a dialer's statistics count: links made and every way a try failed. */
-static const char *const attempts[] = {"connect", "refused", "disconnect",
-    "canceled", "other", "timeout", "proto", "auth", "oom", "reject"};
+/*
+ * What a dialer's statistics count: links made and every way a try failed.
+ * The first two are where nng 1.5 counts the failures after which it stops
+ * (NNG_ECLOSED, NNG_ECANCELED), and also some after which it tries again.
+ */
+#define STOPPERS 2
+static const char *const attempts[] = {"other", "canceled", "connect",
+    "refused", "disconnect", "timeout", "proto", "auth", "oom", "reject"};
 
 struct dial_one {
     char *url;
     nng_dialer d;
-    bool open;     /* d is a dialer (nng_dial succeeded) */
-    bool bad;      /* the first nng_dial failed: never tried again */
-    uint64_t seen; /* its attempts when last looked at */
-    int64_t moved; /* when they last moved, or a link was up */
+    bool open;      /* d is a dialer (nng_dial succeeded) */
+    bool bad;       /* the first nng_dial failed: never tried again */
+    bool last_stop; /* the last move was a failure of a stopping kind */
+    uint64_t seen;  /* its tries when last looked at */
+    uint64_t stops; /* of which of the stopping kinds */
+    int64_t moved;  /* when they last moved, or a link was up */
 };
 
 struct bus_dial {
@@ -268,22 +275,36 @@ struct bus_dial {
 };
 
 /*
- * A dialer's links up and tries so far, from one snapshot of nng's
- * statistics; false if it has none.
+ * A dialer's links up, its tries so far and those of the stopping kinds,
+ * from one snapshot of nng's statistics; false if it has none.
  */
 static bool
-dialer_state(nng_stat *all, nng_dialer d, uint64_t *pipes, uint64_t *tries)
+dialer_state(nng_stat *all, nng_dialer d, uint64_t *pipes, uint64_t *tries,
+    uint64_t *stops)
 {
     nng_stat *mine = find_endpoint(all, "dialer", nng_dialer_id(d)), *c;
 
     if (mine == NULL || (c = child_named(mine, "pipes")) == NULL)
         return false;
     *pipes = nng_stat_value(c);
-    *tries = 0;
-    for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++)
-        if ((c = child_named(mine, attempts[i])) != NULL)
-            *tries += nng_stat_value(c);
+    *tries = *stops = 0;
+    for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+        if ((c = child_named(mine, attempts[i])) == NULL)
+            continue;
+        *tries += nng_stat_value(c);
+        if (i < STOPPERS)
+            *stops += nng_stat_value(c);
+    }
     return true;
+}
+
+/* A new dialer's counts start at 0. */
+static void
+dial_fresh(struct dial_one *o, int64_t now)
+{
+    o->moved = now;
+    o->seen = o->stops = 0;
+    o->last_stop = false;
 }
 
 /* Close a stopped dialer and dial its address again. */
@@ -296,8 +317,7 @@ redial(struct bus_dial *w, struct dial_one *o, int64_t now)
     if (o->open)
         nng_dialer_close(o->d);
     o->open = false;
-    o->moved = now;
-    o->seen = UINT64_MAX;
+    dial_fresh(o, now);
     if ((rv = nng_dial(w->sock, o->url, &d, NNG_FLAG_NONBLOCK)) != 0) {
         log_error("bus: %s: cannot dial %s again: %s", w->what, o->url,
             nng_strerror(rv));
@@ -322,7 +342,7 @@ dial_check(void *arg)
 
     for (int i = 0; i < w->n; i++) {
         struct dial_one *o = &w->one[i];
-        uint64_t pipes, tries;
+        uint64_t pipes, tries, stops;
         if (o->bad)
             continue;
         if (!o->open) {
@@ -331,12 +351,16 @@ dial_check(void *arg)
         }
         if (all == NULL && nng_stats_get(&all) != 0)
             return;
-        if (!dialer_state(all, o->d, &pipes, &tries))
+        if (!dialer_state(all, o->d, &pipes, &tries, &stops))
             continue;
         if (pipes > 0 || tries != o->seen) {
+            o->last_stop = pipes == 0 && stops != o->stops;
             o->seen = tries;
+            o->stops = stops;
             o->moved = now;
-        } else if (now - o->moved >= w->quiet_ms) {
+        } else if (o->last_stop && now - o->moved >= w->quiet_ms) {
+            /* Not a try in flight (a TCP connect can take minutes): a
+             * failure of the stopping kind, then nothing. */
             redial(w, o, now);
         }
     }
@@ -421,8 +445,7 @@ bus_dial_start(
     int64_t now = clock_mono_ms();
     for (int i = 0; i < w->n; i++) {
         struct dial_one *o = &w->one[i];
-        o->moved = now;
-        o->seen = UINT64_MAX;
+        dial_fresh(o, now);
         /* Non-blocking: tries in the background until the peer is up. */
         rv = nng_dial(sock, o->url, &o->d, NNG_FLAG_NONBLOCK);
         o->open = rv == 0;

@@ -26,8 +26,10 @@
  * gateway killed as the daemon redials it) reads it as being closed and
  * never dials again, so the daemon stays away from that gateway for good.
  * A kept dialer is watched by a thread of its own: a dialer with no link
- * whose tries (nng counts each link made and each failure) have not moved
- * for twice RECONNMAXT has stopped, and is closed and dialed afresh.
+ * whose last counted try failed in a way nng may stop after, and whose
+ * tries (nng counts each link made and each failure) have not moved since
+ * for twice RECONNMAXT, has stopped, and is closed and dialed afresh. One
+ * still connecting (no count yet) is left to finish.
  */
 #ifndef BUS_LISTEN_H
 #define BUS_LISTEN_H

@@ -274,13 +274,15 @@ test_dialer_stopped_by_a_hang_up_dials_again(void **state)
 
 /*
  * A dialer with nobody to dial (a gateway down: the file gone, or left
- * behind with no listener) goes on trying by itself, and is left alone;
- * so is one whose link is up.
+ * behind with no listener) goes on trying by itself, and is left alone; so
+ * is one whose try is still in flight (a peer that takes the connection
+ * and says nothing: nng waits 10 s for its handshake, with nothing counted
+ * meanwhile, as with a TCP connect to a host that does not answer).
  */
 static void
 test_dialer_still_trying_is_left_be(void **state)
 {
-    char gone[160], stale[160];
+    char gone[160], stale[160], silent[160];
     struct bus_dial *w;
     nng_socket sock;
 
@@ -295,17 +297,28 @@ test_dialer_still_trying_is_left_be(void **state)
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     close(fd);
+    /* A listener that never accepts: connections wait in its backlog. */
+    snprintf(silent, sizeof(silent), "%s.silent", url);
+    struct sockaddr_un q = {.sun_family = AF_UNIX};
+    const char *qpath = silent + strlen("ipc://");
+    memcpy(q.sun_path, qpath, strlen(qpath) + 1);
+    unlink(qpath);
+    int quiet = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(quiet, (struct sockaddr *)&q, sizeof(q)), 0);
+    assert_int_equal(listen(quiet, 16), 0);
 
     assert_int_equal(nng_pub0_open(&sock), 0);
     nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 10);
     nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 50);
-    char both[400];
-    snprintf(both, sizeof(both), "%s, %s", gone, stale);
-    assert_int_equal(bus_dial_start(&w, sock, both, "test"), 0);
+    char all[600];
+    snprintf(all, sizeof(all), "%s, %s,%s", gone, stale, silent);
+    assert_int_equal(bus_dial_start(&w, sock, all, "test"), 0);
     usleep(2000 * 1000); /* more than 3 checks of 600 ms quiet */
     assert_int_equal(bus_dial_renewed(w), 0);
     bus_dial_stop(w);
     nng_close(sock);
+    close(quiet);
+    unlink(qpath);
     unlink(path);
 }
 
