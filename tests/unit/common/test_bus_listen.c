@@ -212,19 +212,28 @@ hang_up_main(void *arg)
     return NULL;
 }
 
+/* A unix socket bound to the ipc address u (a file left there removed). */
+static int
+bound(const char *u)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    const char *path = u + strlen("ipc://");
+
+    assert_true(strlen(path) < sizeof(a.sun_path));
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
 static void
 hang_up_peer_start(struct hang_up_peer *h, const char *u)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-
     memset(h, 0, sizeof(*h));
     h->path = u + strlen("ipc://");
-    assert_true(strlen(h->path) < sizeof(a.sun_path));
-    memcpy(a.sun_path, h->path, strlen(h->path) + 1);
-    unlink(h->path);
-    h->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_true(h->fd >= 0);
-    assert_int_equal(bind(h->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    h->fd = bound(u);
     assert_int_equal(listen(h->fd, 16), 0);
     assert_int_equal(pthread_create(&h->thread, NULL, hang_up_main, h), 0);
 }
@@ -290,21 +299,10 @@ test_dialer_still_trying_is_left_be(void **state)
     snprintf(gone, sizeof(gone), "%s.gone", url);
     snprintf(stale, sizeof(stale), "%s.stale", url);
     /* A file with no listener behind it: a gateway that was killed. */
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    const char *path = stale + strlen("ipc://");
-    memcpy(a.sun_path, path, strlen(path) + 1);
-    unlink(path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    close(fd);
+    close(bound(stale));
     /* A listener that never accepts: connections wait in its backlog. */
     snprintf(silent, sizeof(silent), "%s.silent", url);
-    struct sockaddr_un q = {.sun_family = AF_UNIX};
-    const char *qpath = silent + strlen("ipc://");
-    memcpy(q.sun_path, qpath, strlen(qpath) + 1);
-    unlink(qpath);
-    int quiet = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_int_equal(bind(quiet, (struct sockaddr *)&q, sizeof(q)), 0);
+    int quiet = bound(silent);
     assert_int_equal(listen(quiet, 16), 0);
 
     assert_int_equal(nng_pub0_open(&sock), 0);
@@ -318,8 +316,8 @@ test_dialer_still_trying_is_left_be(void **state)
     bus_dial_stop(w);
     nng_close(sock);
     close(quiet);
-    unlink(qpath);
-    unlink(path);
+    unlink(silent + strlen("ipc://"));
+    unlink(stale + strlen("ipc://"));
 }
 
 /* A list naming no address, or one nng cannot dial. */
