@@ -377,9 +377,14 @@ dial_main(void *arg)
     return NULL;
 }
 
-/* The addresses of a comma-separated list, blanks trimmed, into w->one. */
+#define URL_MAX 512
+
+/*
+ * The addresses of a comma-separated list, blanks trimmed, into w->one;
+ * one of URL_MAX bytes or more is logged and left out (*skipped counts).
+ */
 static int
-dial_parse(struct bus_dial *w, const char *urls)
+dial_parse(struct bus_dial *w, const char *urls, int *skipped)
 {
     for (const char *p = urls; *p != '\0';) {
         size_t len = strcspn(p, ",");
@@ -390,7 +395,12 @@ dial_parse(struct bus_dial *w, const char *urls)
         }
         while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
             len--;
-        if (len > 0) {
+        if (len >= URL_MAX) {
+            log_error("bus: %s: cannot dial an address of %zu bytes (at most "
+                      "%d)",
+                w->what, len, URL_MAX - 1);
+            ++*skipped;
+        } else if (len > 0) {
             struct dial_one *one
                 = realloc(w->one, (size_t)(w->n + 1) * sizeof(*one));
             if (one == NULL)
@@ -430,15 +440,19 @@ bus_dial_start(
         return NNG_ENOMEM;
     }
     w->sock = sock;
-    if ((rv = dial_parse(w, urls)) != 0) {
+    int skipped = 0;
+    if ((rv = dial_parse(w, urls, &skipped)) != 0) {
         dial_free(w);
         return rv;
     }
     if (w->n == 0) {
-        log_error("bus: %s: no address given", what);
+        if (skipped == 0)
+            log_error("bus: %s: no address given", what);
         dial_free(w);
         return NNG_EADDRINVAL;
     }
+    if (skipped > 0)
+        first = NNG_EADDRINVAL;
     /* A dialer with no link tries at least once per RECONNMAXT. */
     nng_socket_get_ms(sock, NNG_OPT_RECONNMAXT, &maxt);
     w->quiet_ms = 2 * (maxt > 0 ? maxt : 1000) + 500;

@@ -320,7 +320,7 @@ test_dialer_still_trying_is_left_be(void **state)
     unlink(stale + strlen("ipc://"));
 }
 
-/* A list naming no address, or one nng cannot dial. */
+/* A list naming no address, one too long, or one nng cannot dial. */
 static void
 test_dialer_bad_addresses(void **state)
 {
@@ -330,6 +330,12 @@ test_dialer_bad_addresses(void **state)
     (void)state;
     assert_int_equal(nng_pub0_open(&sock), 0);
     assert_int_equal(bus_dial_start(&w, sock, " , ", "test"), NNG_EADDRINVAL);
+    assert_null(w);
+    char is_long[700];
+    memset(is_long, 'a', sizeof(is_long) - 1);
+    is_long[sizeof(is_long) - 1] = '\0';
+    memcpy(is_long, "ipc:///tmp/", strlen("ipc:///tmp/"));
+    assert_int_equal(bus_dial_start(&w, sock, is_long, "test"), NNG_EADDRINVAL);
     assert_null(w);
     assert_int_not_equal(bus_dial_start(&w, sock, "nope://x", "test"), 0);
     assert_non_null(w); /* started, to be stopped */
