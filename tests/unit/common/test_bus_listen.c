@@ -61,16 +61,27 @@ handler(struct bus_call *call, void *arg)
  * probes the file by connecting). nng 1.5's listener took the failed write
  * for its own closing and never accepted again.
  */
+/* A unix stream socket, and the ipc address u's file in *a. */
+static int
+ipc_socket(const char *u, struct sockaddr_un *a)
+{
+    const char *path = u + strlen("ipc://");
+
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+    assert_true(strlen(path) < sizeof(a->sun_path));
+    memcpy(a->sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    return fd;
+}
+
 static void
 hang_up_at_once(const char *u)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    const char *path = u + strlen("ipc://");
+    struct sockaddr_un a;
+    int fd = ipc_socket(u, &a);
 
-    assert_true(strlen(path) < sizeof(a.sun_path));
-    memcpy(a.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     close(fd);
 }
@@ -216,14 +227,10 @@ hang_up_main(void *arg)
 static int
 bound(const char *u)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    const char *path = u + strlen("ipc://");
+    struct sockaddr_un a;
+    int fd = ipc_socket(u, &a);
 
-    assert_true(strlen(path) < sizeof(a.sun_path));
-    memcpy(a.sun_path, path, strlen(path) + 1);
-    unlink(path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
+    unlink(a.sun_path);
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     return fd;
 }
