@@ -4,7 +4,8 @@
 # libFuzzer runtime are installed (scripts/deps.sh installs them); `make
 # test` runs each for a few seconds (tests/integration/test_fuzz.py), and
 #   make fuzz FUZZ_TIME=600          runs each harness FUZZ_TIME seconds
-# with its corpus kept in build/fuzz/corpus/<name> (seeds: tests/fuzz/seeds).
+# with its corpus kept in build/fuzz/corpus/<name> (seeds: tests/fuzz/seeds)
+# and any input that fails it in build/fuzz/<name>-crash-<sha1>.
 #
 #   fuzz_chat_json          POST /api/chat's body: JSON -> guardrails -> the
 #                           protobuf requests the gateway sends on
@@ -68,7 +69,8 @@ fuzz: $(FUZZ_BINS)
 		seeds=tests/fuzz/seeds/$$t; [ -d $$seeds ] || seeds=; \
 		echo "== $$t ($(FUZZ_TIME) s)"; \
 		if ! $(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_TIME) -max_len=8192 \
-			-print_final_stats=1 $(FUZZ_DIR)/corpus/$$t $$seeds \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/$$t- \
+			$(FUZZ_DIR)/corpus/$$t $$seeds \
 			> $(FUZZ_DIR)/$$t.log 2>&1; then \
 			tail -n 40 $(FUZZ_DIR)/$$t.log; exit 1; fi; \
 		grep -E '^stat::(number_of_executed_units|new_units_added)' \
