@@ -24,11 +24,22 @@ log_init(const char *service, const char *level)
             min_level = (enum log_level)i;
 }
 
+/* Set on every request and bus call: a copy, not a format. */
+static void
+set_ctx(char *dst, size_t cap, const char *src)
+{
+    size_t n = src != NULL ? strnlen(src, cap - 1) : 0;
+
+    if (n > 0)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void
 log_set_context(const char *request_id, const char *trace_id)
 {
-    snprintf(ctx_req, sizeof(ctx_req), "%s", request_id ? request_id : "");
-    snprintf(ctx_trace, sizeof(ctx_trace), "%s", trace_id ? trace_id : "");
+    set_ctx(ctx_req, sizeof(ctx_req), request_id);
+    set_ctx(ctx_trace, sizeof(ctx_trace), trace_id);
 }
 
 void

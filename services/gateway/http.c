@@ -1,5 +1,7 @@
 #include "http.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -62,45 +64,105 @@ static const char security_headers[]
       "Cross-Origin-Opener-Policy: same-origin\r\n"
       "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n";
 
+/*
+ * A response's head, put together with copies: a format with a dozen %s
+ * cost more than the routing, JWT check and logging context together.
+ */
+struct head {
+    char buf[2048];
+    size_t n;
+    bool full;
+};
+
+static void
+head_put(struct head *h, const char *s, size_t len)
+{
+    if (h->full || len > sizeof(h->buf) - h->n) {
+        h->full = true;
+        return;
+    }
+    memcpy(h->buf + h->n, s, len);
+    h->n += len;
+}
+
+#define HEAD_LIT(h, lit) head_put((h), (lit), sizeof(lit) - 1)
+
+static void
+head_str(struct head *h, const char *s)
+{
+    head_put(h, s, strlen(s));
+}
+
+static void
+head_uint(struct head *h, size_t v)
+{
+    char d[24];
+    size_t i = sizeof(d);
+
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    head_put(h, d + i, sizeof(d) - i);
+}
+
 void
 http_raw(struct req *r, int status, const char *content_type, const char *body,
     size_t len, const char *extra_headers)
 {
-    char head[2048], cors[320] = "", tp[TRACEPARENT_LEN + 1] = "";
-    if (r->cors_origin != NULL)
-        snprintf(cors, sizeof(cors),
-            "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n",
-            r->cors_origin);
-    if (r->span.trace_id[0])
+    struct head h = {.n = 0, .full = false};
+
+    HEAD_LIT(&h, "HTTP/1.1 ");
+    head_uint(&h, (size_t)status);
+    HEAD_LIT(&h, " ");
+    head_str(&h, reason(status));
+    HEAD_LIT(&h, "\r\nContent-Type: ");
+    head_str(&h, content_type);
+    HEAD_LIT(&h, "\r\nContent-Length: ");
+    head_uint(&h, len);
+    HEAD_LIT(&h, "\r\nCache-Control: no-store\r\nX-Request-Id: ");
+    head_str(&h, r->request_id);
+    HEAD_LIT(&h, "\r\n");
+    if (r->span.trace_id[0]) {
+        char tp[TRACEPARENT_LEN + 1] = "";
         trace_format(tp, sizeof(tp), r->span.trace_id, r->span.span_id);
-    int n = snprintf(head, sizeof(head),
-        "HTTP/1.1 %d %s\r\n"
-        "Content-Type: %s\r\n"
-        "Content-Length: %zu\r\n"
-        "Cache-Control: no-store\r\n"
-        "X-Request-Id: %s\r\n"
-        "%s%s%s%s%s%s\r\n",
-        status, reason(status), content_type, len, r->request_id,
-        r->span.trace_id[0] ? "traceparent: " : "", tp,
-        r->span.trace_id[0] ? "\r\n" : "", security_headers, cors,
-        extra_headers ? extra_headers : "");
-    if (n < 0 || (size_t)n >= sizeof(head))
-        n = 0;
+        HEAD_LIT(&h, "traceparent: ");
+        head_str(&h, tp);
+        HEAD_LIT(&h, "\r\n");
+    }
+    HEAD_LIT(&h, security_headers);
+    if (r->cors_origin != NULL) {
+        HEAD_LIT(&h, "Access-Control-Allow-Origin: ");
+        head_str(&h, r->cors_origin);
+        HEAD_LIT(&h, "\r\nVary: Origin\r\n");
+    }
+    if (extra_headers != NULL)
+        head_str(&h, extra_headers);
+    HEAD_LIT(&h, "\r\n");
+    if (h.full) {
+        /* Only our own extra headers could do it: a bug, not bad input. */
+        log_error("a response's headers were over %zu bytes", sizeof(h.buf));
+        h = (struct head) {.n = 0, .full = false};
+        HEAD_LIT(&h,
+            "HTTP/1.1 500 Internal Server Error\r\n"
+            "Content-Length: 0\r\n\r\n");
+        status = 500;
+        len = 0;
+    }
     /*
      * One buffer, one write: with Nagle, split writes cost 40 ms each. A
      * small response is put together on the stack, a larger one on the
      * heap: civetweb's threads have 100 KiB stacks.
      */
     char small[4096];
-    size_t total = (size_t)n + len;
+    size_t total = h.n + len;
     char *buf = total <= sizeof(small) ? small : malloc(total);
     if (buf == NULL) {
-        mg_write(r->conn, head, (size_t)n);
+        mg_write(r->conn, h.buf, h.n);
         mg_write(r->conn, body, len);
     } else {
-        memcpy(buf, head, (size_t)n);
+        memcpy(buf, h.buf, h.n);
         if (len)
-            memcpy(buf + n, body, len);
+            memcpy(buf + h.n, body, len);
         mg_write(r->conn, buf, total);
         if (buf != small)
             free(buf);
@@ -210,13 +272,11 @@ http_error(struct req *r, int status, const char *error, const char *detail)
     http_error_hdr(r, status, error, detail, NULL);
 }
 
-static bool
-segment_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-    return alen == blen && memcmp(a, b, alen) == 0;
-}
-
-/* Match path against pattern, filling params. */
+/*
+ * Match path against pattern, filling params. A literal segment is compared
+ * a character at a time, so a route that differs in its first letters costs
+ * a few instructions: every request walks the whole table.
+ */
 static bool
 match(const char *pattern, const char *path, struct req *r)
 {
@@ -228,19 +288,25 @@ match(const char *pattern, const char *path, struct req *r)
             return *p == '\0' && *s == '\0';
         p++;
         s++;
-        size_t pl = strcspn(p, "/"), sl = strcspn(s, "/");
-        if (pl > 2 && p[0] == '{' && p[pl - 1] == '}') {
+        size_t pl = *p == '{' ? strcspn(p, "/") : 0;
+        if (pl > 2 && p[pl - 1] == '}') {
+            size_t sl = strcspn(s, "/");
             if (sl == 0 || sl >= sizeof(r->param_buf[0]) || np >= 4)
                 return false;
             memcpy(r->param_buf[np], s, sl);
             r->param_buf[np][sl] = '\0';
             r->params[np] = r->param_buf[np];
             np++;
-        } else if (!segment_eq(p, pl, s, sl)) {
-            return false;
+            p += pl;
+            s += sl;
+        } else {
+            /* Equal as far as p's segment goes; if either stopped short,
+             * the check at the top of the loop refuses it. */
+            while (*p != '/' && *p != '\0' && *p == *s) {
+                p++;
+                s++;
+            }
         }
-        p += pl;
-        s += sl;
         r->nparams = np;
     }
 }
@@ -381,7 +447,11 @@ http_client_addr(const struct req *r, bool trust_proxy, char *out, size_t n)
     const struct mg_request_info *ri = mg_get_request_info(r->conn);
     const char *xff = trust_proxy ? http_header(r, "X-Forwarded-For") : NULL;
 
-    snprintf(out, n, "%s", ri && ri->remote_addr[0] ? ri->remote_addr : "-");
+    const char *peer = ri && ri->remote_addr[0] ? ri->remote_addr : "-";
+    size_t plen = strnlen(peer, n - 1);
+
+    memcpy(out, peer, plen);
+    out[plen] = '\0';
     if (xff == NULL)
         return;
     const char *last = strrchr(xff, ',');
