@@ -67,11 +67,18 @@ rss_list() { # the RSS of each pid, "a/b/c MB"
     echo "$out MB"
 }
 
+# Every process's RSS but the store's, one line.
+rss_all() {
+    echo "gateway $(rss "${pid_of[gateway]}"); intent-agent $(rss_list "${intent[@]}");" \
+        "support-agent $(rss_list "${support[@]}"); metrics $(rss "${pid_of[metrics]}");" \
+        "escalation $(rss "${pid_of[escalation]}")"
+}
+
 declare -A rate idle after
 for n in "${counts[@]}"; do
     start_agents "$n"
     sleep 1
-    idle[$n]="gateway $(rss "${pid_of[gateway]}"); intent-agent $(rss_list "${intent[@]}"); support-agent $(rss_list "${support[@]}")"
+    idle[$n]=$(rss_all)
     wrk -t2 -c"$CONN" -d1s -s bench/chat.lua "http://127.0.0.1:$PORT/api/chat" >/dev/null
     cpu_mark "gateway=${pid_of[gateway]}" "intent-agent=${intent[*]}" \
         "support-agent=${support[*]}" "metrics=${pid_of[metrics]}" \
@@ -79,7 +86,7 @@ for n in "${counts[@]}"; do
     wrk -t2 -c"$CONN" -d"${DUR}s" -s bench/chat.lua \
         "http://127.0.0.1:$PORT/api/chat" >"$work/wrk-$n.txt"
     cpu_report "$(wrk_total <"$work/wrk-$n.txt")" >"$work/cpu-$n.txt"
-    after[$n]="gateway $(rss "${pid_of[gateway]}"); intent-agent $(rss_list "${intent[@]}"); support-agent $(rss_list "${support[@]}")"
+    after[$n]=$(rss_all)
     rate[$n]=$(rps <"$work/wrk-$n.txt")
 done
 
@@ -93,5 +100,5 @@ for n in "${counts[@]}"; do
     echo "    RSS idle:  ${idle[$n]}"
     echo "    RSS after: ${after[$n]}"
 done
-echo "metrics $(rss "${pid_of[metrics]}"), escalation $(rss "${pid_of[escalation]}") after the last run ($(nproc) cores)"
+echo "($(nproc) cores)"
 grep -h ERROR "$work/suite.log" | sed "s/^[0-9T:.Z-]* //" | sort | uniq -c | sort -rn | head -n 5 || true
