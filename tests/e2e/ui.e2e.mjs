@@ -333,6 +333,18 @@ await step("admin_monitoring", async () => {
     if (active) {
       await adminPage.locator("[data-testid=chart] .recharts-surface").first().waitFor();
     }
+    // Every agent with a p95 in the window shows a mark: a line, or a dot
+    // when it has one point (a fresh system's first minute).
+    const timed = new Set((api.body?.series ?? []).flatMap((p) => Object.keys(p.latency_p95_ms ?? {})));
+    if (timed.size) {
+      const fig = adminPage.getByRole("figure", { name: "p95 latency over time per agent" });
+      await fig.locator(".recharts-surface").first().waitFor();
+      const marks = await fig.evaluate((f) =>
+        [...f.querySelectorAll(".recharts-line")].filter((l) =>
+          l.querySelector(".recharts-line-dot") ||
+          /[LC]/.test(l.querySelector("path.recharts-line-curve")?.getAttribute("d") ?? "")).length);
+      check(marks === timed.size, `p95 latency chart draws ${marks} of ${timed.size} agents`);
+    }
     const metrics = await apiCall("GET", "/api/monitoring/metrics", undefined, adminToken);
     if (Object.keys(metrics.body?.intents?.distribution ?? {}).length) {
       await adminPage.getByRole("figure", { name: "Intent distribution" }).waitFor();

@@ -207,6 +207,9 @@ export function LatencyOverTimeChart({
   windowS: number;
 }) {
   if (!agents.length) return <EmptyState title="No latency in this window" />;
+  // A line needs two points: a series with one (an agent's first minute)
+  // is drawn as a dot, or it would not show at all.
+  const points = (a: string) => rows.filter((r) => typeof r[`p95_${a}`] === "number").length;
   return (
     <ChartFigure
       label="p95 latency over time per agent"
@@ -238,7 +241,7 @@ export function LatencyOverTimeChart({
               dataKey={`p95_${a}`}
               name={agentLabel(a)}
               stroke={PALETTE[i % PALETTE.length]}
-              dot={false}
+              dot={points(a) < 2 ? { r: 3, fill: PALETTE[i % PALETTE.length] } : false}
               connectNulls
               isAnimationActive={false}
             />
