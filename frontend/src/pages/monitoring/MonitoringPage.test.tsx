@@ -119,7 +119,8 @@ describe("monitoring page", () => {
     renderApp("/monitoring/traces/t1");
     const spans = await screen.findByRole("list", { name: /Spans/ });
     expect(within(spans).getAllByRole("button")).toHaveLength(2);
-    expect(screen.getByText("1 errors")).toBeInTheDocument();
+    expect(screen.getByText("2 spans")).toBeInTheDocument();
+    expect(screen.getByText("1 error")).toBeInTheDocument();
     await userEvent.setup().click(within(spans).getByRole("button", { name: /classify/ }));
     expect(screen.getByText("billing")).toBeInTheDocument();
   });

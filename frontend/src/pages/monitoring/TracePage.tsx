@@ -33,9 +33,9 @@ export function TracePage() {
         actions={
           flat.length ? (
             <div className="panel-badges">
-              <Badge>{flat.length} spans</Badge>
+              <Badge>{flat.length} span{flat.length === 1 ? "" : "s"}</Badge>
               <Badge>{formatMs(bounds.end - bounds.start)}</Badge>
-              {errors ? <Badge tone="danger">{errors} errors</Badge> : <Badge tone="success">ok</Badge>}
+              {errors ? <Badge tone="danger">{errors} error{errors === 1 ? "" : "s"}</Badge> : <Badge tone="success">ok</Badge>}
             </div>
           ) : undefined
         }
