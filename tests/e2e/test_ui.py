@@ -38,6 +38,7 @@ STEPS = [
     "guest_chat",
     "admin_monitoring",
     "monitoring_charts_with_sample_data",
+    "monitoring_latency_single_points",
     "admin_users",
     "keyboard_only_sign_in",
     "accessibility_checks",

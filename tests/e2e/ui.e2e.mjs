@@ -336,15 +336,7 @@ await step("admin_monitoring", async () => {
     // Every agent with a p95 in the window shows a mark: a line, or a dot
     // when it has one point (a fresh system's first minute).
     const timed = new Set((api.body?.series ?? []).flatMap((p) => Object.keys(p.latency_p95_ms ?? {})));
-    if (timed.size) {
-      const fig = adminPage.getByRole("figure", { name: "p95 latency over time per agent" });
-      await fig.locator(".recharts-surface").first().waitFor();
-      const marks = await fig.evaluate((f) =>
-        [...f.querySelectorAll(".recharts-line")].filter((l) =>
-          l.querySelector(".recharts-line-dot") ||
-          /[LC]/.test(l.querySelector("path.recharts-line-curve")?.getAttribute("d") ?? "")).length);
-      check(marks === timed.size, `p95 latency chart draws ${marks} of ${timed.size} agents`);
-    }
+    if (timed.size) await checkLatencyMarks(adminPage, timed.size);
     const metrics = await apiCall("GET", "/api/monitoring/metrics", undefined, adminToken);
     if (Object.keys(metrics.body?.intents?.distribution ?? {}).length) {
       await adminPage.getByRole("figure", { name: "Intent distribution" }).waitFor();
@@ -360,6 +352,28 @@ await step("admin_monitoring", async () => {
     await shoot(adminPage, "trace");
   }
 });
+
+// The p95-latency-over-time chart draws each of `want` agents: a line, or a
+// dot for an agent with one point. recharts draws in several passes after
+// the chart's surface appears, so this waits for them.
+async function checkLatencyMarks(page, want) {
+  const fig = page.getByRole("figure", { name: "p95 latency over time per agent" });
+  await fig.locator(".recharts-surface").first().waitFor();
+  // recharts 3 puts a series' dots in a layer of their own: count the
+  // series (by name) with a curve of two points or more, or a dot.
+  const marks = () => fig.evaluate((f) => new Set([
+    ...[...f.querySelectorAll("path.recharts-line-curve")]
+      .filter((p) => /[LC]/.test(p.getAttribute("d") ?? "")),
+    ...f.querySelectorAll("circle.recharts-line-dot"),
+  ].map((e) => e.getAttribute("name"))).size);
+  const until = Date.now() + 5000;
+  let n = await marks();
+  while (n < want && Date.now() < until) {
+    await page.waitForTimeout(100);
+    n = await marks();
+  }
+  check(n === want, `p95 latency chart draws ${n} of ${want} agents`);
+}
 
 // The monitoring API's documented shape, with made-up numbers: the charts
 // must draw from it whether or not this server has the API yet.
@@ -437,6 +451,27 @@ await step("monitoring_charts_with_sample_data", async () => {
   await page.getByRole("button", { name: /retrieve/ }).click();
   await page.getByText("r_sample").first().waitFor();
   await shoot(page, "trace-sample");
+});
+
+// A fresh system's first minute: each agent has one p95 point.
+await step("monitoring_latency_single_points", async () => {
+  const sample = sampleMonitoring();
+  const series = sample.dashboard.series.map((p, i, all) =>
+    ({ ...p, latency_p95_ms: i === all.length - 1 ? p.latency_p95_ms : {} }));
+  const page = await newPage("monitoring-first-minute");
+  await page.route("**/api/monitoring/**", (route) => {
+    const u = new URL(route.request().url());
+    const body = u.pathname.endsWith("/metrics") ? sample.metrics
+      : u.pathname.endsWith("/dashboard") ? { ...sample.dashboard, series }
+      : sample.traces;
+    return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(body) });
+  });
+  await page.goto(opt.url + "/login");
+  await page.getByLabel("Username").fill(adminUser);
+  await page.getByLabel("Password").fill(adminPass);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Monitoring" }).waitFor();
+  await checkLatencyMarks(page, Object.keys(series.at(-1).latency_p95_ms).length);
 });
 
 await step("admin_users", async () => {
