@@ -111,6 +111,17 @@ async function shoot(page, name, { fullPage = true } = {}) {
   await page.waitForTimeout(250);
   await page.screenshot({ path: join(opt.out, `${name}-phone.png`), fullPage });
   await axeCheck(page, `${name} (phone)`);
+  // On a phone nothing may need a sideways scroll to be found: not a
+  // navigation link, not the page.
+  const off = await page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const out = [...document.querySelectorAll(".nav a")]
+      .filter((a) => { const r = a.getBoundingClientRect(); return r.left < 0 || r.right > w; })
+      .map((a) => `link ${a.textContent}`);
+    if (document.documentElement.scrollWidth > w) out.push(`the page, ${document.documentElement.scrollWidth}px wide`);
+    return out;
+  });
+  check(!off.length, `${name} (phone): off screen: ${off.join(", ")}`);
   await page.setViewportSize(size ?? DESKTOP);
 }
 
