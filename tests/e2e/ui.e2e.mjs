@@ -433,9 +433,10 @@ function sampleMonitoring() {
   };
 }
 
-await step("monitoring_charts_with_sample_data", async () => {
-  const sample = sampleMonitoring();
-  const page = await newPage("monitoring-sample");
+// A new admin page whose monitoring API answers with the given sample,
+// signed in and on the monitoring screen.
+async function monitoringWith(who, sample) {
+  const page = await newPage(who);
   await page.route("**/api/monitoring/**", (route) => {
     const u = new URL(route.request().url());
     const body = u.pathname.endsWith("/metrics") ? sample.metrics
@@ -449,6 +450,11 @@ await step("monitoring_charts_with_sample_data", async () => {
   await page.getByLabel("Password").fill(adminPass);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Monitoring" }).waitFor();
+  return page;
+}
+
+await step("monitoring_charts_with_sample_data", async () => {
+  const page = await monitoringWith("monitoring-sample", sampleMonitoring());
   for (const name of ["Chats, escalations and errors over time", "p95 latency over time per agent",
                       "Intent distribution", "Latency percentiles per agent"]) {
     await page.getByRole("figure", { name }).locator(".recharts-surface").first().waitFor();
@@ -469,19 +475,8 @@ await step("monitoring_latency_single_points", async () => {
   const sample = sampleMonitoring();
   const series = sample.dashboard.series.map((p, i, all) =>
     ({ ...p, latency_p95_ms: i === all.length - 1 ? p.latency_p95_ms : {} }));
-  const page = await newPage("monitoring-first-minute");
-  await page.route("**/api/monitoring/**", (route) => {
-    const u = new URL(route.request().url());
-    const body = u.pathname.endsWith("/metrics") ? sample.metrics
-      : u.pathname.endsWith("/dashboard") ? { ...sample.dashboard, series }
-      : sample.traces;
-    return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(body) });
-  });
-  await page.goto(opt.url + "/login");
-  await page.getByLabel("Username").fill(adminUser);
-  await page.getByLabel("Password").fill(adminPass);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Monitoring" }).waitFor();
+  sample.dashboard = { ...sample.dashboard, series };
+  const page = await monitoringWith("monitoring-first-minute", sample);
   await checkLatencyMarks(page, Object.keys(series.at(-1).latency_p95_ms).length);
 });
 
