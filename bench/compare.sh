@@ -92,7 +92,7 @@ hop_url="http://127.0.0.1:$PORT$hop_path"
 # bytes civetweb parses are the same, so b/c is what the gateway's own work
 # costs, not the length of a token.
 auth=(-H "Authorization: Bearer $token")
-curl -fs -H "Authorization: Bearer $token" "$hop_url" >/dev/null
+curl -fs "${auth[@]}" "$hop_url" >/dev/null
 
 machine_load
 
