@@ -64,6 +64,19 @@ static const char security_headers[]
       "Cross-Origin-Opener-Policy: same-origin\r\n"
       "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n";
 
+/* The decimal digits of u, at least width of them (zeros in front),
+ * written backwards so that they end at end; returns where they start. */
+static char *
+digits(char *end, unsigned long long u, int width)
+{
+    char *p = end;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0 || end - p < width);
+    return p;
+}
+
 /*
  * A response's head, put together with copies: a format with a dozen %s
  * cost more than the routing, JWT check and logging context together.
@@ -96,13 +109,10 @@ head_str(struct head *h, const char *s)
 static void
 head_uint(struct head *h, size_t v)
 {
-    char d[24];
-    size_t i = sizeof(d);
+    char d[24], *end = d + sizeof(d);
+    char *p = digits(end, v, 1);
 
-    do
-        d[--i] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    head_put(h, d + i, sizeof(d) - i);
+    head_put(h, p, (size_t)(end - p));
 }
 
 void
@@ -183,19 +193,6 @@ http_json(struct req *r, int status, cJSON *body)
     }
     cJSON_free(text);
     cJSON_Delete(body);
-}
-
-/* The decimal digits of u, at least width of them (zeros in front),
- * written backwards so that they end at end; returns where they start. */
-static char *
-digits(char *end, unsigned long long u, int width)
-{
-    char *p = end;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0 || end - p < width);
-    return p;
 }
 
 cJSON *
